@@ -1,0 +1,108 @@
+"""Resolve ``--mlm`` to a masked LM and its tokenizer.
+
+``auto`` prefers a cached ``bert-base-uncased`` (the paper's model) and falls back to the
+embedded default; ``embedded`` forces the default; anything else is a hub name or a local
+Hugging Face folder.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+from transformers import AutoModelForMaskedLM, AutoTokenizer, BertForMaskedLM, PreTrainedModel
+from transformers import PreTrainedTokenizerBase as Tokenizer
+
+logger = logging.getLogger(__name__)
+
+PAPER_MLM = "bert-base-uncased"
+EMBEDDED_DELTA = (
+    Path(__file__).resolve().parent.parent / "data" / "minilm_wiki_mlm_delta.safetensors"
+)
+
+
+class MaskedLMError(RuntimeError):
+    """A masked LM could not be loaded; the message says which and why."""
+
+
+@dataclass
+class LoadedMaskedLM:
+    """A masked LM ready for inference, with the text that says which one it is."""
+
+    model: PreTrainedModel
+    tokenizer: Tokenizer
+    description: str
+
+
+def minilm_encoder_path() -> Path:
+    """Folder of the pip-installed all-MiniLM-L6-v2 encoder (extracted once to the user cache)."""
+    import all_minilm_l6_v2
+
+    return Path(all_minilm_l6_v2.get_model_path())
+
+
+def build_masked_lm_on_encoder(encoder: str | Path) -> BertForMaskedLM:
+    """A ``BertForMaskedLM`` whose encoder is ``encoder`` and whose head is freshly initialised.
+
+    The decoder stays tied to the word embeddings, so a trained head needs only its
+    transform and output bias.
+    """
+    model = BertForMaskedLM.from_pretrained(str(encoder), dtype=torch.float32)
+    if model.cls.predictions.decoder.weight is not model.bert.embeddings.word_embeddings.weight:
+        raise MaskedLMError(f"{encoder}: the masked-LM decoder is not tied to the word embeddings")
+    return model
+
+
+def _load_embedded(delta_file: Path) -> LoadedMaskedLM:
+    """The pip-installed MiniLM encoder with the shipped adapted weights laid over it."""
+    if not delta_file.is_file():
+        raise MaskedLMError(f"{delta_file}: the embedded masked-LM weights are missing")
+    encoder = minilm_encoder_path()
+    model = build_masked_lm_on_encoder(encoder)
+    delta = {name: tensor.float() for name, tensor in load_file(str(delta_file)).items()}
+    missing = set(delta) - set(model.state_dict())
+    if missing:
+        raise MaskedLMError(f"{delta_file}: weights not in the MiniLM masked LM: {sorted(missing)}")
+    model.load_state_dict(delta, strict=False)
+    recipe = json.loads(delta_file.with_suffix(".json").read_text(encoding="utf-8"))
+    tokenizer = AutoTokenizer.from_pretrained(str(encoder))
+    description = (
+        f"embedded default: all-MiniLM-L6-v2 + masked-LM head and top "
+        f"{recipe['train_layers']} layers adapted on Wikipedia "
+        f"(held-out top-1 {recipe['quality']['top1']:.1%}, top-15 {recipe['quality']['top15']:.1%})"
+    )
+    return LoadedMaskedLM(model.eval(), tokenizer, description)
+
+
+def _load_pretrained(name_or_path: str, local_only: bool = False) -> LoadedMaskedLM:
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(name_or_path, local_files_only=local_only)
+        model = AutoModelForMaskedLM.from_pretrained(
+            name_or_path, dtype=torch.float32, local_files_only=local_only
+        )
+    except (OSError, ValueError) as error:
+        raise MaskedLMError(f"cannot load masked LM {name_or_path!r}: {error}") from error
+    return LoadedMaskedLM(model.eval(), tokenizer, f"{name_or_path} ({type(model).__name__})")
+
+
+def load_masked_lm(spec: str, device: str = "cpu") -> LoadedMaskedLM:
+    """Load ``spec`` (``auto``, ``embedded``, a hub name or a local folder) onto ``device``."""
+    if spec == "auto":
+        try:
+            loaded = _load_pretrained(PAPER_MLM, local_only=True)
+        except MaskedLMError:
+            loaded = _load_embedded(EMBEDDED_DELTA)
+    elif spec == "embedded":
+        loaded = _load_embedded(EMBEDDED_DELTA)
+    else:
+        path = Path(spec)
+        if (spec.startswith((".", "/")) or path.exists()) and not (path / "config.json").is_file():
+            raise MaskedLMError(f"{spec}: not a Hugging Face model folder (no config.json)")
+        loaded = _load_pretrained(spec)
+    loaded.model.to(device)
+    logger.info("masked LM: %s", loaded.description)
+    return loaded

@@ -1,0 +1,24 @@
+"""The conda environment and the pip metadata must list the same dependencies."""
+
+from pathlib import Path
+
+import tomllib
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_environment_yml_lists_exactly_the_pyproject_dependencies():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = set(project["dependencies"]) | set(project["optional-dependencies"]["dev"])
+    environment = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip_section = next(d["pip"] for d in environment["dependencies"] if isinstance(d, dict))
+    listed = {line for line in pip_section if not line.startswith("-")}
+    assert listed == wanted
+
+
+def test_readme_names_the_commands_that_ci_runs():
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    for command in ("make setup", "make test"):
+        assert command in readme and command in ci
