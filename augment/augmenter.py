@@ -120,8 +120,8 @@ class Augmenter:
         samples = []
         for _ in range(self.settings.n_a):
             replacements = {}
-            for index, candidates in plan.candidates.items():
-                candidate = rng.choice(candidates)
+            for index in sorted(plan.candidates):
+                candidate = rng.choice(plan.candidates[index])
                 if rng.random() < self.settings.p_t:
                     replacements[index] = candidate
             sentence = render(plan.text, plan.words, replacements, lowercase)

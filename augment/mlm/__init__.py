@@ -12,6 +12,7 @@ from augment.mlm.loading import (
     LoadedMaskedLM,
     MaskedLMError,
     build_masked_lm_on_encoder,
+    load_adapted,
     load_masked_lm,
     minilm_encoder_path,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "LoadedMaskedLM",
     "MaskedLMError",
     "build_masked_lm_on_encoder",
+    "load_adapted",
     "load_masked_lm",
     "minilm_encoder_path",
 ]

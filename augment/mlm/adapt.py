@@ -46,6 +46,7 @@ class AdaptConfig:
     held_out_every: int = 50
     eval_segments: int = 600
     seed: int = 0
+    checkpoint_every: int = 100
 
 
 def trainable_parameter_names(model: BertForMaskedLM, train_layers: int) -> list[str]:
@@ -105,7 +106,8 @@ def adapt(
     """Train, evaluate on held-out documents, and save the trained weights to ``output``.
 
     ``output`` is a ``.safetensors`` file; the recipe and quality go to the ``.json``
-    beside it. A checkpoint every 100 steps lets an interrupted run resume exactly.
+    beside it. A checkpoint every ``checkpoint_every`` steps (weights, optimizer, schedule
+    and random state) lets an interrupted run resume on the same loss curve.
     """
     torch.manual_seed(config.seed)
     train_docs, held_out_docs = split_documents(Path(config.corpus), config.held_out_every)
@@ -138,6 +140,7 @@ def adapt(
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         step = state["step"]
+        torch.set_rng_state(state["rng"])
         logger.info("resuming from step %d", step)
 
     started = time.time()
@@ -157,7 +160,7 @@ def adapt(
         step += 1
         progress.update()
         progress.set_postfix(loss=f"{loss.item():.3f}")
-        if step % 100 == 0 or step == config.steps:
+        if step % config.checkpoint_every == 0 or step == config.steps:
             trainable = {n: p.detach().clone() for n, p in model.named_parameters() if n in names}
             state = {
                 "config": asdict(config),
@@ -165,6 +168,7 @@ def adapt(
                 "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(),
                 "step": step,
+                "rng": torch.get_rng_state(),
             }
             torch.save(state, checkpoint.with_suffix(".tmp"))
             checkpoint.with_suffix(".tmp").replace(checkpoint)

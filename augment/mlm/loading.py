@@ -57,11 +57,10 @@ def build_masked_lm_on_encoder(encoder: str | Path) -> BertForMaskedLM:
     return model
 
 
-def _load_embedded(delta_file: Path) -> LoadedMaskedLM:
-    """The pip-installed MiniLM encoder with the shipped adapted weights laid over it."""
+def load_adapted(delta_file: Path, encoder: Path) -> LoadedMaskedLM:
+    """``encoder`` with the weights saved by :func:`augment.mlm.adapt.adapt` laid over it."""
     if not delta_file.is_file():
-        raise MaskedLMError(f"{delta_file}: the embedded masked-LM weights are missing")
-    encoder = minilm_encoder_path()
+        raise MaskedLMError(f"{delta_file}: the adapted masked-LM weights are missing")
     model = build_masked_lm_on_encoder(encoder)
     delta = {name: tensor.float() for name, tensor in load_file(str(delta_file)).items()}
     missing = set(delta) - set(model.state_dict())
@@ -71,11 +70,18 @@ def _load_embedded(delta_file: Path) -> LoadedMaskedLM:
     recipe = json.loads(delta_file.with_suffix(".json").read_text(encoding="utf-8"))
     tokenizer = AutoTokenizer.from_pretrained(str(encoder))
     description = (
-        f"embedded default: all-MiniLM-L6-v2 + masked-LM head and top "
-        f"{recipe['train_layers']} layers adapted on Wikipedia "
-        f"(held-out top-1 {recipe['quality']['top1']:.1%}, top-15 {recipe['quality']['top15']:.1%})"
+        f"{encoder} + masked-LM head and top {recipe['train_layers']} layers adapted on "
+        f"{Path(recipe['corpus']).name} (held-out top-1 {recipe['quality']['top1']:.1%}, "
+        f"top-15 {recipe['quality']['top15']:.1%})"
     )
     return LoadedMaskedLM(model.eval(), tokenizer, description)
+
+
+def _load_embedded() -> LoadedMaskedLM:
+    """The embedded default: the pip-installed MiniLM encoder with the shipped weights."""
+    loaded = load_adapted(EMBEDDED_DELTA, minilm_encoder_path())
+    loaded.description = f"embedded default: {loaded.description}"
+    return loaded
 
 
 def _load_pretrained(name_or_path: str, local_only: bool = False) -> LoadedMaskedLM:
@@ -95,9 +101,9 @@ def load_masked_lm(spec: str, device: str = "cpu") -> LoadedMaskedLM:
         try:
             loaded = _load_pretrained(PAPER_MLM, local_only=True)
         except MaskedLMError:
-            loaded = _load_embedded(EMBEDDED_DELTA)
+            loaded = _load_embedded()
     elif spec == "embedded":
-        loaded = _load_embedded(EMBEDDED_DELTA)
+        loaded = _load_embedded()
     else:
         path = Path(spec)
         if (spec.startswith((".", "/")) or path.exists()) and not (path / "config.json").is_file():

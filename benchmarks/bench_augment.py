@@ -1,0 +1,121 @@
+"""Algorithm 1 speed: the official per-word loop against our batched implementation.
+
+Both run on the same sentences with the same masked LM and GloVe vectors:
+
+(a) reference — :class:`augment.reference.ReferenceAugmenter`, the official script's
+    loop: one masked-LM forward per word, batch size 1, autograd on, logits at every
+    position, a full sort of GloVe similarities per multi-piece word;
+(b) batched — :class:`augment.augmenter.Augmenter`: masked copies of all sentences
+    deduplicated, bucketed by length, batched, under inference mode, logits at the
+    [MASK] only, GloVe neighbours batched and cached.
+
+Sampling (N_a draws per sentence) is the same code in both and is timed in both. The
+script prints sentences/s for each, their ratio, and whether both produced the same
+candidate sets. Usage:
+
+    python benchmarks/bench_augment.py --sentences 500 --mlm ../shared/assets/models/minilm-wiki-mlm
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import random
+import time
+from pathlib import Path
+
+import torch
+
+from augment.augmenter import Augmenter, AugmentSettings
+from augment.glove import GloveNeighbours
+from augment.masked_lm import MaskedLMCandidates
+from augment.mlm import load_masked_lm
+from augment.reference import ReferenceAugmenter
+
+ROOT = Path(__file__).resolve().parents[1]
+SST2 = ROOT.parent / "shared" / "assets" / "glue" / "SST-2" / "train.tsv"
+
+
+def read_sentences(path: Path, count: int) -> list[str]:
+    lines = path.read_text(encoding="utf-8").splitlines()[1 : count + 1]
+    return [line.split("\t")[0] for line in lines]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--input", type=Path, default=SST2, help="SST-2 train.tsv")
+    parser.add_argument("--sentences", type=int, default=500)
+    parser.add_argument("--mlm", default="embedded")
+    parser.add_argument("--n_a", type=int, default=20)
+    parser.add_argument("--k", type=int, default=15)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--glove-vocab", type=int, default=100_000)
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    args = parser.parse_args()
+
+    sentences = read_sentences(args.input, args.sentences)
+    loaded = load_masked_lm(args.mlm)
+    glove = GloveNeighbours.load("default", args.k, clean=False, vocab_limit=args.glove_vocab)
+    settings = AugmentSettings(n_a=args.n_a, k=args.k)
+    augmenter = Augmenter(
+        MaskedLMCandidates(loaded.model, loaded.tokenizer, args.k, False, args.batch_size),
+        glove,
+        settings,
+    )
+    reference = ReferenceAugmenter(
+        loaded.model, loaded.tokenizer, glove.words, glove.unit_vectors, args.k
+    )
+
+    started = time.perf_counter()
+    plans = augmenter.plan(sentences)
+    batched_outputs = [augmenter.sample(p, random.Random(i)) for i, p in enumerate(plans)]
+    batched_seconds = time.perf_counter() - started
+
+    started = time.perf_counter()
+    reference_candidates = []
+    reference_outputs = []
+    for index, (sentence, plan) in enumerate(zip(sentences, plans, strict=True)):
+        found = reference.candidates(sentence)
+        reference_candidates.append(found)
+        reference_plan = type(plan)(plan.text, plan.words, found)
+        reference_outputs.append(augmenter.sample(reference_plan, random.Random(index)))
+    reference_seconds = time.perf_counter() - started
+
+    words = sum(len(p.candidates) for p in plans)
+    same_words = sum(
+        p.candidates[i] == found[i]
+        for p, found in zip(plans, reference_candidates, strict=True)
+        for i in p.candidates
+    )
+    same_sets = sum(
+        set(p.candidates[i]) == set(found[i])
+        for p, found in zip(plans, reference_candidates, strict=True)
+        for i in p.candidates
+    )
+    figures = {
+        "sentences": len(sentences),
+        "eligible_words": words,
+        "n_a": args.n_a,
+        "k": args.k,
+        "masked_lm": loaded.description,
+        "torch_threads": torch.get_num_threads(),
+        "cpu": platform.processor() or platform.machine(),
+        "reference_sentences_per_s": round(len(sentences) / reference_seconds, 2),
+        "batched_sentences_per_s": round(len(sentences) / batched_seconds, 2),
+        "speedup": round(reference_seconds / batched_seconds, 2),
+        "identical_candidate_lists": f"{same_words}/{words}",
+        "identical_candidate_sets": f"{same_sets}/{words}",
+        "identical_outputs": sum(a == b for a, b in zip(batched_outputs, reference_outputs)),
+    }
+    print(f"reference (official loop): {figures['reference_sentences_per_s']:8.2f} sentences/s")
+    print(f"batched (ours):            {figures['batched_sentences_per_s']:8.2f} sentences/s")
+    print(f"speed-up:                  {figures['speedup']:8.2f}x")
+    print(f"same candidate sets: {same_sets}/{words} words; same lists: {same_words}/{words}")
+    print(json.dumps(figures))
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
