@@ -1,0 +1,167 @@
+"""Which teacher layer does each student layer resemble? (Paper section 3.1 / Table 4.)
+
+For every (student layer, teacher layer) pair we measure
+
+* the attention-map MSE, the quantity TinyBERT's attention loss minimises, and
+* the linear CKA between hidden states (Kornblith et al. 2019), a similarity that does not
+  care about the student's smaller width, rotations or scale of the representation,
+
+draw both as heat maps with the paper's uniform / top / bottom mappings on top, and find
+the strictly increasing mapping that a given similarity matrix likes best
+(:func:`best_monotone_mapping`). Layers are 1-based in figures and mappings, matching
+``distill.mapping.layer_mapping``; the embedding layer (index 0) is left out because it
+always maps to the teacher's embeddings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from analysis.extract import Example
+from distill.mapping import STRATEGIES, layer_mapping
+
+
+def linear_cka(x: np.ndarray, y: np.ndarray) -> float:
+    """Linear CKA between representations ``x`` (n, p) and ``y`` (n, q) of the same n inputs.
+
+    ``||Y^T X||_F^2 / (||X^T X||_F ||Y^T Y||_F)`` after centring each feature; 1 means the
+    two are the same up to an orthogonal transform and isotropic scaling.
+    """
+    x = x - x.mean(axis=0)
+    y = y - y.mean(axis=0)
+    cross = np.linalg.norm(y.T @ x) ** 2
+    return float(cross / (np.linalg.norm(x.T @ x) * np.linalg.norm(y.T @ y)))
+
+
+def cka_matrix(student: Sequence[Example], teacher: Sequence[Example]) -> np.ndarray:
+    """Linear CKA of every (student layer, teacher layer) pair, shape ``(M, N)``.
+
+    The rows of each representation are all tokens of all examples, so both models must
+    have seen the same inputs with the same tokenizer.
+    """
+    student_tokens = np.concatenate([e.hidden_states[1:] for e in student], axis=1)
+    teacher_tokens = np.concatenate([e.hidden_states[1:] for e in teacher], axis=1)
+    return np.array([[linear_cka(s, t) for t in teacher_tokens] for s in student_tokens])
+
+
+def attention_mse_matrix(
+    student: Sequence[Example], teacher: Sequence[Example], use_scores: bool = False
+) -> np.ndarray:
+    """Mean squared difference of attention maps for every layer pair, shape ``(M, N)``.
+
+    Heads are compared one to one when both models have the same number (as TinyBERT's
+    loss does); otherwise each layer's maps are averaged over heads first. ``use_scores``
+    compares the pre-softmax scores that TinyBERT distils instead of the probabilities.
+    """
+    total = 0.0
+    count = 0
+    for s_example, t_example in zip(student, teacher, strict=True):
+        s_maps = s_example.scores if use_scores else s_example.attentions
+        t_maps = t_example.scores if use_scores else t_example.attentions
+        if s_maps.shape[1] != t_maps.shape[1]:
+            s_maps = s_maps.mean(axis=1, keepdims=True)
+            t_maps = t_maps.mean(axis=1, keepdims=True)
+        squared = (s_maps[:, None] - t_maps[None, :]) ** 2  # (M, N, heads, n, n)
+        total = total + squared.sum(axis=(2, 3, 4))
+        count += squared[0, 0].size
+    return total / count
+
+
+def mapping_strategies(student_layers: int, teacher_layers: int) -> dict[str, list[int]]:
+    """The paper's mappings as 1-based teacher layers for student layers 1..M.
+
+    ``uniform`` is skipped when N is not a multiple of M (``distill.mapping`` rejects it).
+    """
+    strategies = {}
+    for name in STRATEGIES:
+        try:
+            strategies[name] = layer_mapping(name, student_layers, teacher_layers)[1:]
+        except ValueError:
+            continue
+    return strategies
+
+
+def best_monotone_mapping(similarity: np.ndarray) -> list[int]:
+    """Strictly increasing teacher layer per student layer maximising total similarity.
+
+    ``similarity`` is ``(M, N)`` with ``M <= N``; returns 0-based column indices (add 1 for
+    layer numbers). Dynamic programming: ``best[m, n]`` is the best total for student layers
+    ``0..m`` when layer ``m`` takes teacher layer ``n``, which only needs the best prefix
+    of row ``m - 1`` over columns ``< n``. Pass ``-mse`` to minimise an error instead.
+    """
+    rows, cols = similarity.shape
+    if rows > cols:
+        raise ValueError(f"{rows} student layers cannot map to {cols} distinct teacher layers")
+    best = np.full((rows, cols), -np.inf)
+    came_from = np.zeros((rows, cols), dtype=int)
+    best[0] = similarity[0]
+    for m in range(1, rows):
+        for n in range(m, cols):
+            previous = int(np.argmax(best[m - 1, :n]))
+            best[m, n] = best[m - 1, previous] + similarity[m, n]
+            came_from[m, n] = previous
+    mapping = [int(np.argmax(best[-1]))]
+    for m in range(rows - 1, 0, -1):
+        mapping.append(int(came_from[m, mapping[-1]]))
+    return mapping[::-1]
+
+
+def plot_layer_matrix(
+    matrix: np.ndarray,
+    title: str,
+    colorbar_label: str,
+    mappings: Mapping[str, Sequence[int]],
+    cmap: str = "viridis",
+) -> Figure:
+    """Heat map of an ``(M, N)`` layer-pair matrix with mappings (1-based) drawn on it."""
+    rows, cols = matrix.shape
+    fig = Figure(figsize=(0.55 * cols + 3.0, 0.55 * rows + 2.2), layout="constrained")
+    ax = fig.add_subplot()
+    image = ax.imshow(matrix, cmap=cmap, aspect="auto", interpolation="nearest")
+    fig.colorbar(image, ax=ax, label=colorbar_label)
+    student_layers = np.arange(rows)
+    # Mappings often coincide (top = best, say): later ones are drawn smaller and dashed on
+    # top of earlier ones so that every mapping stays visible.
+    styles = zip("os^Dv", ("white", "red", "orange", "cyan", "magenta"), strict=True)
+    for index, ((name, teacher_layers), (marker, colour)) in enumerate(
+        zip(mappings.items(), styles, strict=False)
+    ):
+        ax.plot(
+            np.asarray(teacher_layers) - 1,
+            student_layers,
+            marker=marker,
+            color=colour,
+            markeredgecolor="black",
+            linestyle="-" if index == 0 else (0, (4, 2 + index)),
+            linewidth=1.5,
+            markersize=14 - 2.5 * index,
+            label=name,
+        )
+    ax.set_xticks(range(cols), labels=range(1, cols + 1))
+    ax.set_yticks(range(rows), labels=range(1, rows + 1))
+    ax.set_xlabel("teacher layer")
+    ax.set_ylabel("student layer")
+    ax.set_title(title)
+    ax.legend(loc="upper left", bbox_to_anchor=(0.0, -0.18), ncol=len(mappings), fontsize=8)
+    return fig
+
+
+def plot_layer_similarity(
+    cka: np.ndarray, mse: np.ndarray, mappings: Mapping[str, Sequence[int]] | None = None
+) -> tuple[Figure, Figure]:
+    """CKA and attention-MSE heat maps with the paper's mappings and the best monotone ones.
+
+    ``mappings`` defaults to :func:`mapping_strategies`; the "best CKA" and "best MSE"
+    mappings from :func:`best_monotone_mapping` are always added.
+    """
+    rows, cols = cka.shape
+    base = dict(mappings) if mappings is not None else mapping_strategies(rows, cols)
+    cka_mappings = {**base, "best CKA": [n + 1 for n in best_monotone_mapping(cka)]}
+    mse_mappings = {**base, "best MSE": [n + 1 for n in best_monotone_mapping(-mse)]}
+    return (
+        plot_layer_matrix(cka, "Hidden-state linear CKA", "linear CKA", cka_mappings),
+        plot_layer_matrix(mse, "Attention-map MSE", "MSE", mse_mappings, cmap="magma_r"),
+    )

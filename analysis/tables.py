@@ -1,0 +1,255 @@
+"""Result tables: our runs, aggregated over seeds, beside the paper's Tables 2, 3 and 4.
+
+Run results schema
+------------------
+One JSON file per run at ``results/<table>/<row>/<task>/seed<k>.json``::
+
+    {"table": "table2", "row": "w/o GD", "task": "mrpc", "seed": 0,
+     "metrics": {"f1": 0.85, "acc": 0.80}, "config": {...}, "commit": "...",
+     "wall_time_s": 123.4}
+
+The JSON fields are authoritative and the directories only group files, so a row such as
+``w/o GD`` may live in a slug directory like ``wo_gd``. ``row`` should be spelled as in the
+paper (``TinyBERT4``, ``w/o GD``, ``Uniform``, ...; case is ignored) to line up with the
+paper's values; other rows are appended below them. Table 3's ``TinyBERT4`` and Table 4's
+``Uniform`` row are the same run as Table 2's ``TinyBERT4`` (the paper repeats its
+numbers), so they show that run unless the table has its own. Task names are compared
+lower-case without hyphens (``SST-2`` = ``sst2``). Metric keys are ``f1``, ``acc``,
+``mcc``, ... or ``<split>/<metric>`` as ``distill.evaluation.evaluate`` returns them
+(``dev/f1``); plain keys count as the ``dev`` split, the only one tabulated. Metrics are
+fractions (MCC in [-1, 1]); tables show them x100 like the paper. Each task is scored by
+:data:`PRIMARY_METRIC` (the paper reports F1 on MRPC, Matthews correlation on CoLA and
+accuracy elsewhere); tasks without a primary metric are left out of the tables.
+
+We cannot run MNLI, so our columns are our tasks (MRPC, CoLA, SST-2, maybe RTE) with
+``mean ± std`` over seeds, next to the paper's columns rather than under them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from analysis.plots import save_figure
+
+# Reference values: TinyBERT4 on the GLUE dev sets, Jiao et al., "TinyBERT: Distilling BERT
+# for Natural Language Understanding", arXiv:1909.10351, Tables 2-4.
+PAPER_COLUMNS = ("MNLI-m", "MNLI-mm", "MRPC", "CoLA", "Avg")
+PAPER_REFERENCE: dict[str, dict[str, tuple[float, ...]]] = {
+    "table2": {
+        "TinyBERT4": (82.8, 82.9, 85.8, 50.8, 75.6),
+        "w/o GD": (82.5, 82.6, 84.1, 40.8, 72.5),
+        "w/o TD": (80.6, 81.2, 83.8, 28.5, 68.5),
+        "w/o DA": (80.5, 81.0, 82.4, 29.8, 68.4),
+    },
+    "table3": {
+        "TinyBERT4": (82.8, 82.9, 85.8, 50.8, 75.6),
+        "w/o Embd": (82.3, 82.3, 85.0, 46.7, 74.1),
+        "w/o Pred": (80.5, 81.0, 84.3, 48.2, 73.5),
+        "w/o Trm": (71.7, 72.3, 70.1, 11.2, 56.3),
+        "w/o Attn": (79.9, 80.7, 82.3, 41.1, 71.0),
+        "w/o Hidn": (81.7, 82.1, 84.1, 43.7, 72.9),
+    },
+    "table4": {
+        "Uniform": (82.8, 82.9, 85.8, 50.8, 75.6),
+        "Top": (81.7, 82.3, 83.6, 35.9, 70.9),
+        "Bottom": (80.6, 81.3, 84.6, 38.5, 71.3),
+    },
+}
+TABLE_TITLES = {
+    "table2": "Table 2: ablation of the learning procedure",
+    "table3": "Table 3: ablation of the distillation objectives",
+    "table4": "Table 4: layer mapping strategies",
+}
+PAPER_SOURCE = "Paper: TinyBERT4 dev set, Jiao et al., arXiv:1909.10351"
+
+PRIMARY_METRIC = {"mrpc": "f1", "cola": "mcc", "sst2": "acc", "rte": "acc"}
+TASK_LABELS = {"mrpc": "MRPC", "cola": "CoLA", "sst2": "SST-2", "rte": "RTE"}
+MISSING = "–"
+DEV_SPLIT = "dev"
+FULL_RUN = ("table2", "TinyBERT4")
+SAME_RUN_AS_FULL = {"table3": "TinyBERT4", "table4": "Uniform"}
+
+
+def load_results(root: str | Path) -> pd.DataFrame:
+    """Read every ``seed*.json`` under ``root`` into one row per (run, metric).
+
+    Columns: ``table, row, task, seed, split, metric, value, commit, wall_time_s, path``.
+    """
+    records = []
+    for path in sorted(Path(root).rglob("seed*.json")):
+        run = json.loads(path.read_text())
+        missing = {"table", "row", "task", "seed", "metrics"} - set(run)
+        if missing:
+            raise ValueError(f"{path} lacks {sorted(missing)}")
+        for key, value in run["metrics"].items():
+            split, _, metric = key.rpartition("/")
+            records.append(
+                {
+                    "table": run["table"],
+                    "row": run["row"],
+                    "task": run["task"].lower().replace("-", ""),
+                    "seed": int(run["seed"]),
+                    "split": split or DEV_SPLIT,
+                    "metric": metric,
+                    "value": float(value),
+                    "commit": run.get("commit"),
+                    "wall_time_s": run.get("wall_time_s"),
+                    "path": str(path),
+                }
+            )
+    columns = ["table", "row", "task", "seed", "split", "metric", "value"]
+    return pd.DataFrame(records, columns=[*columns, "commit", "wall_time_s", "path"])
+
+
+def aggregate(results: pd.DataFrame) -> pd.DataFrame:
+    """Mean, sample standard deviation (ddof=1, NaN for one seed) and seed count per metric."""
+    grouped = results.groupby(["table", "row", "task", "split", "metric"], sort=False)["value"]
+    return grouped.agg(mean="mean", std="std", n="count").reset_index()
+
+
+def paper_table(table: str) -> pd.DataFrame:
+    """The paper's values for ``table`` (``"table2"``, ``"table3"`` or ``"table4"``)."""
+    return pd.DataFrame.from_dict(PAPER_REFERENCE[table], orient="index", columns=PAPER_COLUMNS)
+
+
+def _paper_row_label(row: str, table: str) -> str:
+    """The paper's spelling of ``row`` when it is one of the paper's rows, else ``row``."""
+    labels = {label.casefold(): label for label in PAPER_REFERENCE[table]}
+    return labels.get(row.casefold(), row)
+
+
+def ours_table(aggregated: pd.DataFrame, table: str) -> pd.DataFrame:
+    """Our primary metric per row and task (x100): columns ``(task label, mean|std|n)``.
+
+    Rows follow the paper's order, then our extra rows. ``Avg`` is the mean over our tasks
+    and stays empty while any task is missing, so a partial row is never averaged.
+    """
+    scored = aggregated[
+        (aggregated["split"] == DEV_SPLIT)
+        & (aggregated["metric"] == aggregated["task"].map(PRIMARY_METRIC))
+    ]
+    ours = scored[scored["table"] == table].copy()
+    ours["row"] = [_paper_row_label(row, table) for row in ours["row"]]
+    shared_row = SAME_RUN_AS_FULL.get(table)
+    if shared_row is not None and shared_row not in set(ours["row"]):
+        full_table, full_row = FULL_RUN
+        full = scored[
+            (scored["table"] == full_table) & (scored["row"].str.casefold() == full_row.casefold())
+        ]
+        ours = pd.concat([ours, full.assign(table=table, row=shared_row)])
+    ours[["mean", "std"]] *= 100
+    tasks = [task for task in PRIMARY_METRIC if task in set(ours["task"])]
+    wide = ours.pivot(index="row", columns="task", values=["mean", "std", "n"])
+    wide = wide.swaplevel(axis=1).reindex(
+        columns=pd.MultiIndex.from_product([tasks, ["mean", "std", "n"]])
+    )
+    extra_rows = [row for row in wide.index if row not in PAPER_REFERENCE[table]]
+    wide = wide.reindex(list(PAPER_REFERENCE[table]) + extra_rows)
+    task_means = wide.loc[:, [(task, "mean") for task in tasks]]
+    wide[("Avg", "mean")] = task_means.mean(axis=1, skipna=False)
+    return wide.rename(columns=TASK_LABELS, level=0)
+
+
+def _format(mean: float, std: float) -> str:
+    if np.isnan(mean):
+        return MISSING
+    return f"{mean:.1f}" if np.isnan(std) else f"{mean:.1f} ± {std:.1f}"
+
+
+def comparison_table(aggregated: pd.DataFrame, table: str) -> pd.DataFrame:
+    """Paper columns beside ours, as display strings (``mean ± std`` over seeds).
+
+    The ``seeds`` column gives the number of seeds behind our cells (a range when tasks
+    differ), so a lone seed without a std is visible as such.
+    """
+    paper = paper_table(table)
+    ours = ours_table(aggregated, table)
+    display = pd.DataFrame(index=ours.index)
+    display.index.name = "Setting"
+    for column in PAPER_COLUMNS:
+        values = paper[column].reindex(ours.index)
+        display[f"{column} (paper)"] = [MISSING if np.isnan(v) else f"{v:.1f}" for v in values]
+    tasks = [task for task in ours.columns.get_level_values(0).unique() if task != "Avg"]
+    for task in tasks:
+        display[f"{task} (ours)"] = [
+            _format(mean, std)
+            for mean, std in zip(ours[(task, "mean")], ours[(task, "std")], strict=True)
+        ]
+    display["Avg (ours)"] = [_format(mean, np.nan) for mean in ours[("Avg", "mean")]]
+    counts = ours.loc[:, [(task, "n") for task in tasks]]
+    display["seeds"] = [_seed_range(row.dropna()) for _, row in counts.iterrows()]
+    return display
+
+
+def _seed_range(counts: pd.Series) -> str:
+    if counts.empty:
+        return MISSING
+    low, high = int(counts.min()), int(counts.max())
+    return str(low) if low == high else f"{low}–{high}"
+
+
+def to_markdown(frame: pd.DataFrame) -> str:
+    """A GitHub Markdown table of ``frame`` with its index as the first column.
+
+    Written here because ``DataFrame.to_markdown`` needs the optional ``tabulate`` package.
+    """
+    header = [str(frame.index.name or ""), *map(str, frame.columns)]
+    rows = [
+        [str(index), *map(str, values)]
+        for index, values in zip(frame.index, frame.values, strict=True)
+    ]
+
+    def line(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
+
+    return "\n".join([line(header), line(["---"] * len(header)), *map(line, rows)]) + "\n"
+
+
+def table_figure(frame: pd.DataFrame, title: str, note: str = PAPER_SOURCE) -> Figure:
+    """Render a display table as a matplotlib figure (for PNG/SVG export).
+
+    The figure is sized from the text lengths so the table fills it instead of floating in
+    white space (matplotlib tables do not resize their figure).
+    """
+    widest = [max(map(len, [str(frame.index.name or ""), *map(str, frame.index)]))]
+    widest += [max(map(len, [str(c), *map(str, frame[c])])) for c in frame.columns]
+    fig = Figure(figsize=(0.085 * sum(widest) + 0.3 * len(widest), 0.28 * len(frame) + 1.2))
+    ax = fig.add_subplot()
+    ax.axis("off")
+    grid = ax.table(
+        cellText=frame.to_numpy(),
+        rowLabels=list(frame.index),
+        colLabels=list(frame.columns),
+        loc="center",
+        cellLoc="center",
+    )
+    grid.auto_set_font_size(False)
+    grid.set_fontsize(8)
+    grid.auto_set_column_width(list(range(-1, len(frame.columns))))
+    grid.scale(1.0, 1.4)
+    fig.suptitle(title, fontsize=11)
+    fig.text(0.5, 0.02, note, fontsize=7, style="italic", ha="center", va="bottom")
+    return fig
+
+
+def write_tables(
+    results_root: str | Path, out_dir: str | Path, formats: Sequence[str] = ("png",)
+) -> list[Path]:
+    """Write ``tableN.md`` plus one figure per format for Tables 2-4; return the paths."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    aggregated = aggregate(load_results(results_root))
+    written = []
+    for table, title in TABLE_TITLES.items():
+        display = comparison_table(aggregated, table)
+        markdown = out_dir / f"{table}.md"
+        markdown.write_text(f"**{title}**\n\n{to_markdown(display)}\n_{PAPER_SOURCE}_\n")
+        written.append(markdown)
+        written += save_figure(table_figure(display, title), out_dir / table, formats)
+    return written

@@ -1,0 +1,1 @@
+"""TinyBERT transformer distillation: losses, layer mapping, students, GLUE and the CLI."""

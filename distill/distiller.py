@@ -1,0 +1,130 @@
+"""Stage objectives: what one training step computes from a batch.
+
+``IntermediateDistiller`` (general distillation and task stage 1) bundles the student
+with its projections so that one ``nn.Module`` holds every trainable parameter -- the
+form Accelerate/DDP need to synchronise gradients -- while the teacher stays outside,
+frozen, and runs under ``no_grad``. Stage 2 (``prediction_step``) needs no projections.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import PreTrainedModel
+
+from distill.attention import forward_with_scores
+from distill.losses import attention_loss, hidden_loss, prediction_loss, weighted_sum
+from distill.models import Projections, check_heads
+
+INTERMEDIATE_OBJECTIVES = ("embd", "attn", "hidn")
+MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+def model_inputs(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: batch[k] for k in MODEL_INPUTS if k in batch}
+
+
+class IntermediateDistiller(nn.Module):
+    """Student + ``W_e``/``W_h``; ``forward`` returns the embedding/attention/hidden losses.
+
+    ``mapping`` is ``[g(0), ..., g(M)]`` from ``distill.mapping.layer_mapping``;
+    ``layer_weights`` are ``lambda_0..lambda_M`` of eq. 11 (1 by default).
+    """
+
+    def __init__(
+        self,
+        student: PreTrainedModel,
+        teacher: PreTrainedModel,
+        mapping: Sequence[int],
+        objectives: Collection[str] = INTERMEDIATE_OBJECTIVES,
+        shared_projection: bool = False,
+        padding: str = "masked",
+        layer_weights: Sequence[float] | None = None,
+    ):
+        super().__init__()
+        unknown = set(objectives) - set(INTERMEDIATE_OBJECTIVES)
+        if unknown or not objectives:
+            raise ValueError(
+                f"intermediate objectives must be a non-empty subset of {INTERMEDIATE_OBJECTIVES}"
+            )
+        if "attn" in objectives:
+            check_heads(student.config, teacher.config)
+        if len(mapping) != student.config.num_hidden_layers + 1:
+            raise ValueError(
+                f"mapping {list(mapping)} needs {student.config.num_hidden_layers + 1} entries"
+            )
+        self.student = student
+        self.mapping = list(mapping)
+        self.objectives = set(objectives)
+        self.padding = padding
+        self.layer_weights = layer_weights
+        self.projections = Projections(
+            student.config.hidden_size,
+            teacher.config.hidden_size,
+            student.config.num_hidden_layers,
+            shared_projection,
+        )
+
+    @torch.no_grad()
+    def teacher_targets(
+        self, teacher: PreTrainedModel, batch: dict[str, torch.Tensor]
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """The teacher's hidden states and scores at the mapped layers ``g(0..M)``."""
+        outputs, scores = forward_with_scores(teacher.base_model, **model_inputs(batch))
+        hidden = [outputs.hidden_states[n] for n in self.mapping]
+        return hidden, [scores[n - 1] for n in self.mapping[1:]]
+
+    def forward(
+        self,
+        batch: dict[str, torch.Tensor],
+        teacher_hidden: Sequence[torch.Tensor],
+        teacher_scores: Sequence[torch.Tensor],
+    ) -> dict[str, torch.Tensor]:
+        outputs, scores = forward_with_scores(self.student.base_model, **model_inputs(batch))
+        mask = batch["attention_mask"]
+        token_mask = mask if self.padding == "masked" else None
+        hidden = outputs.hidden_states
+        per_layer = []
+        parts: dict[str, torch.Tensor] = {}
+        for m in range(len(self.mapping)):
+            terms = {}
+            if m == 0 and "embd" in self.objectives:
+                terms["embd"] = hidden_loss(
+                    self.projections(0, hidden[0]), teacher_hidden[0], token_mask
+                )
+            if m > 0 and "attn" in self.objectives:
+                terms["attn"] = attention_loss(
+                    scores[m - 1], teacher_scores[m - 1], mask, self.padding
+                )
+            if m > 0 and "hidn" in self.objectives:
+                terms["hidn"] = hidden_loss(
+                    self.projections(m, hidden[m]), teacher_hidden[m], token_mask
+                )
+            per_layer.append(sum(terms.values(), torch.zeros((), device=mask.device)))
+            for name, value in terms.items():
+                parts[name] = parts.get(name, 0.0) + value.detach()
+        return {"loss": weighted_sum(per_layer, self.layer_weights), **parts}
+
+
+def prediction_step(
+    student: nn.Module,
+    batch: dict[str, torch.Tensor],
+    teacher: PreTrainedModel | None,
+    temperature: float = 1.0,
+) -> dict[str, torch.Tensor]:
+    """Stage 2: match the teacher's logits (eq. 10); without a teacher, fit gold labels.
+
+    The gold-label branch is both the "w/o Pred" ablation and teacher fine-tuning.
+    """
+    logits = student(**model_inputs(batch)).logits
+    if teacher is not None:
+        with torch.no_grad():
+            target = teacher(**model_inputs(batch)).logits
+        return {"loss": prediction_loss(logits, target, temperature)}
+    labels = batch["labels"]
+    if logits.size(-1) == 1:
+        return {"loss": F.mse_loss(logits.squeeze(-1), labels.to(logits.dtype))}
+    return {"loss": F.cross_entropy(logits, labels)}

@@ -1,0 +1,54 @@
+"""Score a sequence-classification model on GLUE dev splits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from distill.distiller import model_inputs
+from distill.glue import GlueDataset, LengthBucketSampler, Task, collator, data_file, read_tsv
+from distill.metrics import compute_metrics
+
+
+@torch.inference_mode()
+def predict(model: PreTrainedModel, loader: DataLoader) -> tuple[np.ndarray, np.ndarray]:
+    """Logits and labels over ``loader`` (order does not matter for GLUE metrics)."""
+    device = next(model.parameters()).device
+    logits, labels = [], []
+    for batch in loader:
+        inputs = {k: v.to(device) for k, v in model_inputs(batch).items()}
+        logits.append(model(**inputs).logits.float().cpu().numpy())
+        labels.append(batch["labels"].cpu().numpy())
+    return np.concatenate(logits), np.concatenate(labels)
+
+
+def evaluate(
+    model: PreTrainedModel,
+    task: Task,
+    tokenizer: PreTrainedTokenizerBase,
+    data_dir: str | Path,
+    splits: tuple[str, ...] | None = None,
+    batch_size: int = 64,
+    max_length: int | None = None,
+) -> dict[str, float]:
+    """``{"<split>/<metric>": value}`` for each split (default: the task's dev splits)."""
+    was_training = model.training
+    model.eval()
+    results = {}
+    for split in splits or task.dev_splits:
+        dataset = GlueDataset(
+            read_tsv(task, data_file(data_dir, task, split)),
+            tokenizer,
+            max_length or task.max_length,
+        )
+        sampler = LengthBucketSampler(dataset.lengths, batch_size, shuffle=False)
+        loader = DataLoader(dataset, batch_sampler=sampler, collate_fn=collator(tokenizer))
+        logits, labels = predict(model, loader)
+        for name, value in compute_metrics(task, logits, labels).items():
+            results[f"{split}/{name}"] = value
+    model.train(was_training)
+    return results

@@ -1,0 +1,224 @@
+"""One training loop for every stage, through Hugging Face Accelerate.
+
+The same command runs on CPU, one GPU or several (``accelerate launch``). ``batch_size``
+is the *global* batch: Accelerate splits each batch across processes
+(``split_batches=True``), so a 2-process run sees exactly the examples of a 1-process run.
+
+Resuming: ``output_dir/checkpoint`` holds Accelerate's state (model, projections,
+optimizer, scheduler, RNG states) plus ``progress.json`` (epoch, batches done, step).
+Because the batch order is a pure function of ``(seed, epoch)``, skipping the batches
+already done puts a resumed run back on the same loss curve.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from accelerate import Accelerator, DataLoaderConfiguration, DistributedDataParallelKwargs
+from accelerate.utils import set_seed
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+from tqdm.auto import tqdm
+from transformers import get_linear_schedule_with_warmup
+
+from distill.glue import LengthBucketSampler
+
+StepFn = Callable[[nn.Module, dict[str, torch.Tensor]], dict[str, torch.Tensor]]
+EvalFn = Callable[[nn.Module], dict[str, float]]
+SaveFn = Callable[[nn.Module, Path], None]
+
+
+@dataclass
+class TrainConfig:
+    output_dir: Path
+    epochs: float
+    batch_size: int = 32
+    learning_rate: float = 5e-5
+    weight_decay: float = 0.01
+    warmup: float = 0.1
+    grad_accum: int = 1
+    max_grad_norm: float = 1.0
+    mixed_precision: str = "no"
+    seed: int = 42
+    log_every: int = 10
+    save_every: int = 500
+    stop_after: int | None = None
+    stage: str = "train"
+
+
+def make_accelerator(config: TrainConfig) -> Accelerator:
+    """Stage 1 leaves the classifier unused, hence ``find_unused_parameters``.
+
+    Several CPU processes: ``ACCELERATE_USE_CPU=1 torchrun --nproc_per_node 2 -m distill ...``
+    (``accelerate launch --cpu`` starts a single process unless MPI is configured).
+    """
+    return Accelerator(
+        gradient_accumulation_steps=config.grad_accum,
+        mixed_precision=config.mixed_precision,
+        dataloader_config=DataLoaderConfiguration(split_batches=True),
+        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
+    )
+
+
+class JsonlLog:
+    """Append-only JSON-lines log of losses and metrics (main process only)."""
+
+    def __init__(self, path: Path, enabled: bool):
+        self.path, self.enabled = path, enabled
+
+    def write(self, **record: object) -> None:
+        if self.enabled:
+            with self.path.open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps(record) + "\n")
+
+
+def train(
+    config: TrainConfig,
+    model: nn.Module,
+    step_fn: StepFn,
+    dataset: Dataset,
+    lengths: list[int],
+    collate: Callable,
+    save_fn: SaveFn,
+    eval_fn: EvalFn | None = None,
+    select: tuple[str, str] | None = None,
+    frozen: Sequence[nn.Module] = (),
+) -> nn.Module | None:
+    """Train ``model`` with ``step_fn(model, batch) -> {"loss": ..., other logged parts}``.
+
+    After each epoch ``eval_fn(unwrapped_model)`` returns ``{"<split>/<metric>": value}``;
+    with ``select = (split, metric)`` the best model so far is saved to ``output_dir/best``.
+    The final model is saved to ``output_dir`` with ``save_fn`` and returned unwrapped;
+    ``None`` is returned when ``config.stop_after`` ended the run early. ``frozen`` modules
+    (the teacher) are moved to the device but neither optimised nor wrapped.
+    """
+    accelerator = make_accelerator(config)
+    set_seed(config.seed)
+    out = Path(config.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    log = JsonlLog(out / "log.jsonl", accelerator.is_main_process)
+    if accelerator.is_main_process:
+        record = {**asdict(config), "processes": accelerator.num_processes}
+        (out / "train_config.json").write_text(json.dumps(record, default=str, indent=2))
+
+    sampler = LengthBucketSampler(lengths, config.batch_size, seed=config.seed)
+    loader = DataLoader(dataset, batch_sampler=sampler, collate_fn=collate)
+    updates_per_epoch = math.ceil(len(loader) / config.grad_accum)
+    total = max(1, math.ceil(updates_per_epoch * config.epochs))
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(
+        trainable, lr=config.learning_rate, weight_decay=config.weight_decay
+    )
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup * total), total)
+    model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
+    for module in frozen:
+        module.to(accelerator.device)
+
+    checkpoint = out / "checkpoint"
+    progress = {"epoch": 0, "batches": 0, "step": 0, "best": None}
+    if (checkpoint / "progress.json").is_file():
+        accelerator.load_state(checkpoint)
+        progress = json.loads((checkpoint / "progress.json").read_text())
+        accelerator.print(f"resuming from {checkpoint} at step {progress['step']}")
+
+    def save_checkpoint() -> None:
+        accelerator.save_state(checkpoint)
+        if accelerator.is_main_process:
+            (checkpoint / "progress.json").write_text(json.dumps(progress))
+
+    step = progress["step"]
+    bar = tqdm(
+        total=total, initial=step, desc=config.stage, disable=not accelerator.is_local_main_process
+    )
+    running: dict[str, float] = {}
+    micro = 0
+    while step < total:
+        epoch = progress["epoch"]
+        loader.set_epoch(epoch)
+        sampler.set_epoch(epoch)  # Accelerate does not forward it through its process shards
+        batches = (
+            accelerator.skip_first_batches(loader, progress["batches"])
+            if progress["batches"]
+            else loader
+        )
+        for batch in batches:
+            lr = scheduler.get_last_lr()[0]  # the rate this step uses
+            with accelerator.accumulate(model):
+                parts = step_fn(model, batch)
+                accelerator.backward(parts["loss"])
+                if accelerator.sync_gradients and config.max_grad_norm:
+                    accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad()
+            for name, value in parts.items():
+                value = accelerator.reduce(value.detach().float(), "mean")
+                running[name] = running.get(name, 0.0) + value.item()
+            micro += 1
+            progress["batches"] += 1
+            if not accelerator.sync_gradients:
+                continue
+            step += 1
+            progress["step"] = step
+            bar.update(1)
+            if step % config.log_every == 0 or step == total:
+                # mean over the micro-batches (and processes) since the last record
+                averages = {k: v / micro for k, v in running.items()}
+                log.write(
+                    stage=config.stage,
+                    step=step,
+                    epoch=epoch,
+                    lr=lr,
+                    **averages,
+                )
+                bar.set_postfix(loss=f"{averages['loss']:.4f}")
+                running, micro = {}, 0
+            if step % config.save_every == 0 or step == config.stop_after:
+                save_checkpoint()
+            if step == config.stop_after or step >= total:
+                break
+        else:
+            progress["epoch"], progress["batches"] = epoch + 1, 0
+            if eval_fn is not None:
+                _evaluate(accelerator, model, eval_fn, select, progress, log, step, out, save_fn)
+        if step == config.stop_after and step < total:
+            bar.close()
+            accelerator.print(f"stopped after step {step}; rerun the same command to resume")
+            return None
+    bar.close()
+    if eval_fn is not None and progress["batches"]:
+        _evaluate(accelerator, model, eval_fn, select, progress, log, step, out, save_fn)
+    accelerator.wait_for_everyone()
+    save_checkpoint()
+    if accelerator.is_main_process:
+        save_fn(accelerator.unwrap_model(model), out)
+    accelerator.wait_for_everyone()
+    return accelerator.unwrap_model(model)
+
+
+def _evaluate(accelerator, model, eval_fn, select, progress, log, step, out, save_fn) -> None:
+    """Every process evaluates the full dev set (small for GLUE) so none waits idle."""
+    unwrapped = accelerator.unwrap_model(model)
+    unwrapped.eval()
+    metrics = eval_fn(unwrapped)
+    unwrapped.train()
+    log.write(stage="eval", step=step, **metrics)
+    accelerator.print(json.dumps({"step": step, **metrics}))
+    if select is None:
+        return
+    key = "/".join(select)
+    if key not in metrics:
+        raise ValueError(f"selection metric {key!r} not among {sorted(metrics)}")
+    if progress["best"] is None or metrics[key] > progress["best"]:
+        progress["best"] = metrics[key]
+        if accelerator.is_main_process:
+            save_fn(unwrapped, out / "best")
+            (out / "best" / "selection.json").write_text(
+                json.dumps({"step": step, key: metrics[key]})
+            )
+    accelerator.wait_for_everyone()

@@ -1,0 +1,252 @@
+"""Every ``python -m distill`` command end to end on tiny models and tiny TSV fixtures."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors import safe_open
+from tiny import make_masked_lm, make_tokenizer, tiny_config
+from transformers import AutoModel, AutoModelForSequenceClassification, BertModel
+
+from distill.cli import build_parser, main
+from distill.experiments import EXPERIMENTS, TABLES
+
+GLUE = Path(__file__).resolve().parents[1].parent / "shared" / "assets" / "glue"
+POSITIVE = ["a great fun movie", "i love this story", "a really good film", "funny and happy"]
+NEGATIVE = ["a terrible boring movie", "i hate this plot", "a very bad film", "sad and slow"]
+FAST = "--batch-size 4 --log-every 1 --seed 0"
+
+
+def run(command: str) -> None:
+    """Run the CLI in-process; paths under pytest's tmp dirs contain no spaces."""
+    main(command.split())
+
+
+def write_rte(directory: Path) -> Path:
+    """RTE-layout fixture: entailment when both sentences share the sentiment."""
+    (directory / "RTE").mkdir(parents=True)
+    rows = ["index\tsentence1\tsentence2\tlabel"]
+    for i, (pos, neg) in enumerate(zip(POSITIVE * 2, NEGATIVE * 2, strict=True)):
+        rows.append(f"{2 * i}\t{pos}\t{POSITIVE[i % 4]}\tentailment")
+        rows.append(f"{2 * i + 1}\t{pos}\t{neg}\tnot_entailment")
+    for split in ("train", "dev"):
+        (directory / "RTE" / f"{split}.tsv").write_text("\n".join(rows) + "\n")
+    return directory
+
+
+def write_corpus(path: Path) -> Path:
+    path.write_text("\n\n".join(f"{p}\n{n}" for p, n in zip(POSITIVE, NEGATIVE, strict=True)))
+    return path
+
+
+def save_student(directory: Path, **config) -> Path:
+    tokenizer = make_tokenizer(directory)
+    torch.manual_seed(1)
+    sizes = {"layers": 2, "hidden": 16, "heads": 4, "intermediate": 32, **config}
+    BertModel(tiny_config(len(tokenizer), **sizes)).save_pretrained(directory)
+    return directory
+
+
+def read_log(directory: Path) -> list[dict]:
+    return [json.loads(line) for line in (directory / "log.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    return {
+        "root": root,
+        "data": write_rte(root / "glue"),
+        "bert": make_masked_lm(root / "bert", layers=4, hidden=32, heads=4, intermediate=64),
+        "student": save_student(root / "student0"),
+        "corpus": write_corpus(root / "corpus.txt"),
+    }
+
+
+@pytest.fixture(scope="module")
+def teacher(ws):
+    out = ws["root"] / "teacher"
+    run(
+        f"finetune --task rte --data-dir {ws['data']} --model {ws['bert']} --output-dir {out} "
+        f"--epochs 2 {FAST}"
+    )
+    return out
+
+
+def task_command(ws, teacher, out, extra: str = "") -> str:
+    return (
+        f"task --task rte --data-dir {ws['data']} --teacher {teacher} --student {ws['student']} "
+        f"--output-dir {out} --stage1-epochs 1 --stage2-epochs 1 {FAST} {extra}"
+    )
+
+
+def test_finetune_writes_teacher_log_and_best(teacher):
+    model = AutoModelForSequenceClassification.from_pretrained(teacher)
+    assert model.config.id2label == {0: "entailment", 1: "not_entailment"}
+    log = read_log(teacher)
+    assert [r["step"] for r in log if r["stage"] == "finetune"] == list(range(1, 9))
+    assert sum(r["stage"] == "eval" for r in log) == 2 and "dev/acc" in log[-1]
+    assert json.loads((teacher / "best" / "selection.json").read_text())["dev/acc"] >= 0
+
+
+def test_general_distillation(ws):
+    out = ws["root"] / "general"
+    run(
+        f"general --teacher {ws['bert']} --student {ws['student']} --corpus {ws['corpus']} "
+        f"--output-dir {out} --epochs 1 {FAST}"
+    )
+    assert AutoModel.from_pretrained(out).config.hidden_size == 16
+    assert {"embd", "attn", "hidn", "loss"} <= set(read_log(out)[0])
+    # projections are trained and checkpointed for resuming, but not part of the student
+    with safe_open(out / "model.safetensors", "pt") as student:
+        student_keys = list(student.keys())
+    with safe_open(out / "checkpoint" / "model.safetensors", "pt") as checkpoint:
+        checkpoint_keys = list(checkpoint.keys())
+    assert not any("projections" in key for key in student_keys)
+    assert sum(key.startswith("projections.maps.") for key in checkpoint_keys) == 2 * 3
+
+
+def test_task_distillation_and_evaluate(ws, teacher, capsys):
+    augmented = ws["root"] / "augmented.tsv"
+    augmented.write_text((ws["data"] / "RTE" / "train.tsv").read_text())
+    out = ws["root"] / "task"
+    run(task_command(ws, teacher, out, f"--augmented-train {augmented}"))
+    stage1, stage2 = read_log(out / "stage1"), read_log(out / "stage2")
+    assert {"embd", "attn", "hidn"} <= set(stage1[0])
+    assert stage2[0]["stage"] == "stage2" and stage2[-1]["stage"] == "eval"
+    capsys.readouterr()
+    run(
+        f"evaluate --task rte --data-dir {ws['data']} --model {out / 'stage2'} "
+        f"--output {out / 'metrics.json'}"
+    )
+    printed = json.loads(capsys.readouterr().out)
+    assert set(printed) == {"dev/acc"} and 0 <= printed["dev/acc"] <= 1
+    assert json.loads((out / "metrics.json").read_text()) == printed
+
+
+@pytest.mark.parametrize("name", ["no-gd", "no-td", "no-pred", "no-trm", "top"])
+def test_ablations_run(ws, teacher, name):
+    out = ws["root"] / f"ablation-{name}"
+    extra = f"--experiment {name}"
+    if name == "no-gd":  # random cpu preset: 12 heads and 3 layers vs the 4-head, 4-layer teacher
+        extra += " --student-preset cpu --without attn --mapping bottom"
+    run(task_command(ws, teacher, out, extra))
+    assert (out / "stage1").is_dir() == (name != "no-td")
+    if name == "no-trm":
+        assert "embd" in read_log(out / "stage1")[0]
+        assert "attn" not in read_log(out / "stage1")[0]
+    if name == "no-gd":
+        assert AutoModel.from_pretrained(out / "stage2").config.hidden_size == 192
+
+
+def test_experiment_tables_are_valid_cli_flags():
+    assert [e.label for e in TABLES["table3"]][0] == "w/o Embd"
+    parser = build_parser()
+    base = ["task", "--task", "rte", "--data-dir", "d", "--teacher", "t", "--output-dir", "o"]
+    for experiment in EXPERIMENTS.values():
+        args = parser.parse_args([*base, *experiment.flags()])
+        assert args.mapping == experiment.mapping
+
+
+def test_per_task_defaults_apply(ws, teacher, monkeypatch):
+    import distill.cli as cli
+
+    seen = []
+    monkeypatch.setattr(cli, "train", lambda config, *a, **k: seen.append(config))
+    monkeypatch.setattr(cli, "_intermediate_stage", lambda *a: seen.append(a[5]) or a[1])
+    with pytest.raises(ValueError, match="--random-init"):
+        run(f"task --task rte --data-dir {ws['data']} --teacher {teacher} --output-dir unused")
+    run(
+        f"task --task rte --data-dir {ws['data']} --teacher {teacher} --output-dir unused "
+        f"--student {ws['student']}"
+    )
+    stage1, stage2 = seen
+    assert (stage1.epochs, stage1.learning_rate, stage1.batch_size) == (20, 5e-5, 32)
+    assert (stage2.epochs, stage2.learning_rate) == (3, 3e-5)
+    seen.clear()
+    run(
+        f"task --task rte --data-dir {ws['data']} --teacher {teacher} --output-dir unused "
+        "--random-init --stage1-epochs 2 --stage2-lr 1e-4"
+    )
+    assert (seen[0].epochs, seen[1].learning_rate) == (2, 1e-4)
+
+
+@pytest.mark.parametrize(
+    ("extra", "error", "message"),
+    [
+        ("--teacher /nonexistent/teacher", FileNotFoundError, "teacher checkpoint"),
+        ("--student /nonexistent/student", FileNotFoundError, "student checkpoint"),
+        ("--task squad", ValueError, "unknown GLUE task"),
+    ],
+)
+def test_bad_inputs(ws, teacher, extra, error, message):
+    with pytest.raises(error, match=message):
+        run(task_command(ws, teacher, ws["root"] / "bad", extra))
+
+
+def test_head_mismatch_with_attention_loss(ws, teacher):
+    student = save_student(ws["root"] / "student2heads", heads=2)
+    command = task_command(ws, teacher, ws["root"] / "mismatch", f"--student {student}")
+    with pytest.raises(ValueError, match="equal head counts"):
+        run(command)
+    run(f"{command} --without attn")  # fine once the attention loss is off
+
+
+def test_malformed_training_file(ws, teacher):
+    bad = ws["root"] / "bad.tsv"
+    bad.write_text("index\tsentence1\tsentence2\tlabel\n0\ta\n")
+    with pytest.raises(ValueError, match="bad.tsv:2"):
+        run(task_command(ws, teacher, ws["root"] / "badrun", f"--augmented-train {bad}"))
+
+
+def test_regression_and_mnli_tasks(ws, capsys):
+    stsb, mnli = ws["root"] / "glue2" / "STS-B", ws["root"] / "glue2" / "MNLI"
+    stsb.mkdir(parents=True)
+    mnli.mkdir(parents=True)
+    header = (
+        "index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2\tscore"
+    )
+    rows = [
+        f"{i}\tg\tf\ty\t0\tn\tn\t{p}\t{n}\t{i % 5}.0"
+        for i, (p, n) in enumerate(zip(POSITIVE, NEGATIVE, strict=True))
+    ]
+    for split in ("train", "dev"):
+        (stsb / f"{split}.tsv").write_text("\n".join([header, *rows]) + "\n")
+    header = "index\tpromptID\tpairID\tgenre\tsentence1\tsentence2\tlabel1\tgold_label"
+    labels = ["contradiction", "entailment", "neutral", "entailment"]
+    rows = [
+        f"{i}\t1\t1\tg\t{p}\t{n}\tx\t{label}"
+        for i, (p, n, label) in enumerate(zip(POSITIVE, NEGATIVE, labels, strict=True))
+    ]
+    for split in ("train", "dev_matched", "dev_mismatched"):
+        (mnli / f"{split}.tsv").write_text("\n".join([header, *rows]) + "\n")
+    data = ws["root"] / "glue2"
+    for task in ("sts-b", "mnli"):
+        out = ws["root"] / f"ft-{task}"
+        run(
+            f"finetune --task {task} --data-dir {data} --model {ws['bert']} --output-dir {out} "
+            f"--epochs 1 {FAST}"
+        )
+        capsys.readouterr()
+        run(f"evaluate --task {task} --data-dir {data} --model {out}")
+        metrics = json.loads(capsys.readouterr().out)
+        expected = (
+            {"dev/pearson", "dev/spearman"}
+            if task == "sts-b"
+            else {"dev_matched/acc", "dev_mismatched/acc"}
+        )
+        assert set(metrics) == expected
+
+
+@pytest.mark.skipif(not GLUE.is_dir(), reason=f"GLUE data not found at {GLUE}")
+def test_evaluate_on_real_cola_dev(teacher, capsys, tmp_path):
+    """The real CoLA dev file (no header, no trailing newline) through the whole evaluate path."""
+    model = AutoModelForSequenceClassification.from_pretrained(teacher)  # 2 labels, as CoLA
+    model.config.id2label, model.config.label2id = {0: "0", 1: "1"}, {"0": 0, "1": 1}
+    model.save_pretrained(tmp_path)
+    make_tokenizer(tmp_path)
+    capsys.readouterr()
+    run(f"evaluate --task cola --data-dir {GLUE} --model {tmp_path} --split dev")
+    metrics = json.loads(capsys.readouterr().out)
+    assert set(metrics) == {"dev/mcc"} and -1 <= metrics["dev/mcc"] <= 1

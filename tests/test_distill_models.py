@@ -1,0 +1,78 @@
+"""Student presets, projections and the head-count check."""
+
+import pytest
+import torch
+from tiny import tiny_config
+from transformers import BertForSequenceClassification
+
+from distill.distiller import IntermediateDistiller
+from distill.models import Projections, check_heads, new_student, student_config
+
+
+def test_presets_follow_the_paper_and_share_the_teacher_vocabulary():
+    teacher = tiny_config(vocab_size=90, max_positions=64)
+    config = student_config("tinybert4", teacher)
+    sizes = (config.num_hidden_layers, config.hidden_size, config.intermediate_size)
+    assert sizes == (4, 312, 1200) and config.num_attention_heads == 12
+    assert (config.vocab_size, config.max_position_embeddings) == (90, 64)
+    six = student_config("tinybert6", teacher)
+    assert (six.num_hidden_layers, six.hidden_size, six.intermediate_size) == (6, 768, 3072)
+    with pytest.raises(ValueError, match="unknown student preset"):
+        student_config("tinybert5", teacher)
+
+
+def test_new_student_is_a_standard_hf_model():
+    student = new_student("cpu", tiny_config(vocab_size=90), with_head=True, num_labels=3)
+    assert isinstance(student, BertForSequenceClassification)
+    assert student.config.num_labels == 3
+
+
+def test_projections_per_layer_and_shared():
+    per_layer = Projections(16, 32, layers=2, shared=False)
+    shared = Projections(16, 32, layers=2, shared=True)
+    assert len(per_layer.maps) == 3 and len(shared.maps) == 1
+    hidden = torch.randn(2, 5, 16)
+    assert per_layer(2, hidden).shape == (2, 5, 32)
+    torch.testing.assert_close(shared(0, hidden), shared(2, hidden))
+    assert not torch.allclose(per_layer(0, hidden), per_layer(2, hidden))
+
+
+def test_head_check():
+    check_heads(tiny_config(90, heads=4), tiny_config(90, hidden=64, heads=4))
+    with pytest.raises(ValueError, match="equal head counts"):
+        check_heads(tiny_config(90, heads=2), tiny_config(90, heads=4))
+
+
+def test_distiller_checks_heads_only_with_attention_loss():
+    teacher = BertForSequenceClassification(tiny_config(90, layers=4, heads=4))
+    student = BertForSequenceClassification(tiny_config(90, layers=2, heads=2))
+    with pytest.raises(ValueError, match="equal head counts"):
+        IntermediateDistiller(student, teacher, [0, 2, 4])
+    IntermediateDistiller(student, teacher, [0, 2, 4], objectives={"embd", "hidn"})
+    with pytest.raises(ValueError, match="needs 3 entries"):
+        IntermediateDistiller(student, teacher, [0, 4], objectives={"hidn"})
+    with pytest.raises(ValueError, match="non-empty subset"):
+        IntermediateDistiller(student, teacher, [0, 2, 4], objectives={"pred"})
+
+
+def test_distiller_losses_are_zero_for_a_copy_of_the_teacher():
+    """Student == teacher and identity projections: every intermediate loss vanishes."""
+    torch.manual_seed(0)
+    teacher = BertForSequenceClassification(tiny_config(90, layers=2, heads=4)).eval()
+    student = BertForSequenceClassification(tiny_config(90, layers=2, heads=4)).eval()
+    student.load_state_dict(teacher.state_dict())
+    distiller = IntermediateDistiller(student, teacher, [0, 1, 2])
+    for linear in distiller.projections.maps:
+        torch.nn.init.eye_(linear.weight)
+        torch.nn.init.zeros_(linear.bias)
+    batch = {
+        "input_ids": torch.tensor([[2, 10, 11, 3, 0]]),
+        "attention_mask": torch.tensor([[1, 1, 1, 1, 0]]),
+    }
+    losses = distiller(batch, *distiller.teacher_targets(teacher, batch))
+    assert {k: round(v.item(), 6) for k, v in losses.items()} == {
+        "loss": 0.0,
+        "embd": 0.0,
+        "attn": 0.0,
+        "hidn": 0.0,
+    }
