@@ -14,20 +14,7 @@ from pathlib import Path
 import torch
 from transformers import PreTrainedTokenizerBase as Tokenizer
 
-
-def read_documents(corpus: Path) -> Iterator[list[str]]:
-    """Yield the documents of ``corpus`` as lists of sentences."""
-    document: list[str] = []
-    with open(corpus, encoding="utf-8") as lines:
-        for line in lines:
-            sentence = line.strip()
-            if sentence:
-                document.append(sentence)
-            elif document:
-                yield document
-                document = []
-    if document:
-        yield document
+from distill.corpus import read_documents
 
 
 def pack_segments(document: list[str], min_words: int) -> Iterator[str]:
