@@ -8,7 +8,9 @@ For every (student layer, teacher layer) pair we measure
 
 draw both as heat maps with the paper's uniform / top / bottom mappings on top, and find
 the strictly increasing mapping that a given similarity matrix likes best
-(:func:`best_monotone_mapping`). Layers are 1-based in figures and mappings, matching
+(:func:`best_monotone_mapping`). ``linear_cka`` and ``best_monotone_mapping`` live in
+``distill.mapping`` (``--mapping adaptive`` uses them to choose a mapping before
+distilling) and are re-exported here. Layers are 1-based in figures and mappings, matching
 ``distill.mapping.layer_mapping``; the embedding layer (index 0) is left out because it
 always maps to the teacher's embeddings.
 """
@@ -21,19 +23,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from analysis.extract import Example
-from distill.mapping import STRATEGIES, layer_mapping
-
-
-def linear_cka(x: np.ndarray, y: np.ndarray) -> float:
-    """Linear CKA between representations ``x`` (n, p) and ``y`` (n, q) of the same n inputs.
-
-    ``||Y^T X||_F^2 / (||X^T X||_F ||Y^T Y||_F)`` after centring each feature; 1 means the
-    two are the same up to an orthogonal transform and isotropic scaling.
-    """
-    x = x - x.mean(axis=0)
-    y = y - y.mean(axis=0)
-    cross = np.linalg.norm(y.T @ x) ** 2
-    return float(cross / (np.linalg.norm(x.T @ x) * np.linalg.norm(y.T @ y)))
+from distill.mapping import STRATEGIES, best_monotone_mapping, layer_mapping, linear_cka
 
 
 def cka_matrix(student: Sequence[Example], teacher: Sequence[Example]) -> np.ndarray:
@@ -82,31 +72,6 @@ def mapping_strategies(student_layers: int, teacher_layers: int) -> dict[str, li
         except ValueError:
             continue
     return strategies
-
-
-def best_monotone_mapping(similarity: np.ndarray) -> list[int]:
-    """Strictly increasing teacher layer per student layer maximising total similarity.
-
-    ``similarity`` is ``(M, N)`` with ``M <= N``; returns 0-based column indices (add 1 for
-    layer numbers). Dynamic programming: ``best[m, n]`` is the best total for student layers
-    ``0..m`` when layer ``m`` takes teacher layer ``n``, which only needs the best prefix
-    of row ``m - 1`` over columns ``< n``. Pass ``-mse`` to minimise an error instead.
-    """
-    rows, cols = similarity.shape
-    if rows > cols:
-        raise ValueError(f"{rows} student layers cannot map to {cols} distinct teacher layers")
-    best = np.full((rows, cols), -np.inf)
-    came_from = np.zeros((rows, cols), dtype=int)
-    best[0] = similarity[0]
-    for m in range(1, rows):
-        for n in range(m, cols):
-            previous = int(np.argmax(best[m - 1, :n]))
-            best[m, n] = best[m - 1, previous] + similarity[m, n]
-            came_from[m, n] = previous
-    mapping = [int(np.argmax(best[-1]))]
-    for m in range(rows - 1, 0, -1):
-        mapping.append(int(came_from[m, mapping[-1]]))
-    return mapping[::-1]
 
 
 def plot_layer_matrix(

@@ -24,6 +24,7 @@ from pathlib import Path
 from accelerate.utils import set_seed
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreTrainedModel
 
+from distill.adaptive_mapping import MAPPING_FILE, adaptive_mapping
 from distill.corpus import pack_corpus
 from distill.distiller import INTERMEDIATE_OBJECTIVES, IntermediateDistiller, prediction_step
 from distill.evaluation import evaluate
@@ -37,7 +38,7 @@ from distill.glue import (
     get_task,
     read_tsv,
 )
-from distill.mapping import layer_mapping, parse_mapping
+from distill.mapping import ADAPTIVE, layer_mapping, parse_mapping
 from distill.models import STUDENT_PRESETS, load_student, load_teacher, new_student
 from distill.teacher_cache import TeacherCache
 from distill.training import TrainConfig, train
@@ -72,7 +73,17 @@ def _distill_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--student", help="student folder to start from (task: the GD student)")
     parser.add_argument("--student-preset", choices=sorted(STUDENT_PRESETS), default="tinybert4")
     parser.add_argument(
-        "--mapping", default="uniform", help="uniform, top, bottom or e.g. 3,6,9,12"
+        "--mapping",
+        default="uniform",
+        help="uniform, top, bottom, e.g. 3,6,9,12, or adaptive: the strictly increasing "
+        "mapping with the highest hidden-state CKA between the starting student and the "
+        f"teacher, saved to OUTPUT_DIR/{MAPPING_FILE} and reused when resuming",
+    )
+    parser.add_argument(
+        "--adaptive-sample",
+        type=int,
+        default=256,
+        help="training examples (drawn with --seed) that --mapping adaptive measures CKA on",
     )
     parser.add_argument("--without", action="append", choices=OBJECTIVES, default=[])
     parser.add_argument(
@@ -220,11 +231,29 @@ def _intermediate_stage(
     student, or ``None`` when ``--stop-after`` interrupted the stage.
     """
     objectives, _ = _objectives(args.without)
-    mapping = layer_mapping(
-        parse_mapping(args.mapping),
-        student.config.num_hidden_layers,
-        teacher.config.num_hidden_layers,
-    )
+    strategy = parse_mapping(args.mapping)
+    if strategy == ADAPTIVE:  # measured on the student as it starts the stage, or reused
+        random_student = getattr(args, "random_init", False) or not args.student
+        describe = {
+            "teacher": str(args.teacher),
+            "student": "random" if random_student else str(args.student),
+            "stage": config.stage,
+        }
+        mapping = adaptive_mapping(
+            args.output_dir / MAPPING_FILE,
+            student,
+            teacher,
+            dataset,
+            collate,
+            args.adaptive_sample,
+            args.seed,
+            args.batch_size,
+            describe,
+        )
+    else:
+        mapping = layer_mapping(
+            strategy, student.config.num_hidden_layers, teacher.config.num_hidden_layers
+        )
     weights = [float(w) for w in args.layer_weights.split(",")] if args.layer_weights else None
     distiller = IntermediateDistiller(
         student, teacher, mapping, objectives, args.shared_projection, args.padding, weights
