@@ -1,10 +1,11 @@
-"""``python -m distill {finetune,general,task,evaluate}``: the TinyBERT pipeline.
+"""``python -m distill {finetune,general,task,evaluate,experiments}``: the TinyBERT pipeline.
 
     python -m distill finetune --task rte --data-dir GLUE --model BERT --output-dir TEACHER
     python -m distill general --teacher BERT --corpus wiki.txt --output-dir GENERAL
     python -m distill task --task rte --data-dir GLUE --teacher TEACHER --student GENERAL \
         --augmented-train rte_aug.tsv --output-dir TINY      # final model in TINY/stage2
     python -m distill evaluate --task rte --data-dir GLUE --model TINY/stage2
+    python -m distill experiments run table2 --profile cpu   # the paper's tables, resumable
 
 Paper defaults (Sec. 4.2) are the defaults here; every one can be overridden. Arguments
 left at ``None`` are filled from the task (max length, stage-1 epochs) so per-task
@@ -26,7 +27,12 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreT
 
 from distill.adaptive_mapping import MAPPING_FILE, adaptive_mapping
 from distill.corpus import pack_corpus
-from distill.distiller import INTERMEDIATE_OBJECTIVES, IntermediateDistiller, prediction_step
+from distill.distiller import (
+    INTERMEDIATE_OBJECTIVES,
+    IntermediateDistiller,
+    prediction_step,
+    teacher_logits,
+)
 from distill.evaluation import evaluate
 from distill.experiments import EXPERIMENTS
 from distill.glue import (
@@ -40,7 +46,7 @@ from distill.glue import (
 )
 from distill.mapping import ADAPTIVE, layer_mapping, parse_mapping
 from distill.models import STUDENT_PRESETS, load_student, load_teacher, new_student
-from distill.teacher_cache import TeacherCache
+from distill.teacher_cache import TeacherCache, cached_logits
 from distill.training import TrainConfig, train
 
 OBJECTIVES = ("embd", "attn", "hidn", "trm", "pred")
@@ -92,7 +98,10 @@ def _distill_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--padding", choices=("masked", "official"), default="masked")
     parser.add_argument("--layer-weights", help="comma-separated lambda_0..lambda_M of eq. 11")
     parser.add_argument(
-        "--teacher-cache", type=Path, help="folder caching teacher outputs (fp16) across epochs"
+        "--teacher-cache",
+        type=Path,
+        help="folder caching the teacher's outputs (stage-1 targets in fp16, stage-2 logits); "
+        "runs with the same teacher and data share it",
     )
 
 
@@ -137,6 +146,12 @@ def build_parser() -> argparse.ArgumentParser:
     _distill_args(task)
     _training_args(task)
     _selection_args(task)
+
+    commands.add_parser(
+        "experiments",
+        help="run the paper's Tables 2-4 for a profile (see: experiments --help)",
+        add_help=False,
+    )
 
     evaluate_ = commands.add_parser("evaluate", help="GLUE dev metrics of a model")
     evaluate_.add_argument("--task", required=True)
@@ -212,7 +227,7 @@ def run_finetune(args: argparse.Namespace) -> None:
     train(
         _train_config(args, args.output_dir, "finetune"),
         model,
-        lambda m, batch: prediction_step(m, batch, teacher=None),
+        lambda m, batch: prediction_step(m, batch, target_logits=None),
         data,
         data.lengths,
         collator(tokenizer),
@@ -354,7 +369,15 @@ def run_task(args: argparse.Namespace) -> None:
                 return  # stopped by --stop-after; the same command resumes stage 1
 
     stage2_data = train_data if use_pred else _glue_data(task, original, tokenizer, max_length)
-    pred_teacher = teacher if use_pred else None
+    targets = teacher_logits(teacher) if use_pred else None
+    if targets is not None and args.teacher_cache:
+        fingerprint = {
+            "teacher": args.teacher,
+            "train": _file_id(augmented),
+            "max_length": max_length,
+        }
+        table = cached_logits(args.teacher_cache, fingerprint, targets, stage2_data, collate)
+        targets = lambda batch: table[batch["index"].cpu()]  # noqa: E731
     stage2_dir = args.output_dir / "stage2"
     config = _train_config(
         args, stage2_dir, "stage2", epochs=args.stage2_epochs, learning_rate=args.stage2_lr
@@ -362,7 +385,7 @@ def run_task(args: argparse.Namespace) -> None:
     train(
         config,
         student,
-        lambda m, batch: prediction_step(m, batch, pred_teacher, args.temperature),
+        lambda m, batch: prediction_step(m, batch, targets, args.temperature),
         stage2_data,
         stage2_data.lengths,
         collate,
@@ -400,6 +423,13 @@ COMMANDS = {
 def main(argv: list[str] | None = None) -> None:
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["experiments"]:
+        from distill.runner import main as experiments_main
+
+        code = experiments_main(argv[1:])
+        if code:
+            sys.exit(code)
+        return
     args = parser.parse_args(argv)
     if getattr(args, "experiment", None):
         # The experiment's switches go first so that explicit flags override them.

@@ -8,7 +8,7 @@ frozen, and runs under ``no_grad``. Stage 2 (``prediction_step``) needs no proje
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -21,6 +21,7 @@ from distill.models import Projections, check_heads
 
 INTERMEDIATE_OBJECTIVES = ("embd", "attn", "hidn")
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+LogitsFn = Callable[[dict[str, torch.Tensor]], torch.Tensor]
 
 
 def model_inputs(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -109,20 +110,31 @@ class IntermediateDistiller(nn.Module):
         return {"loss": weighted_sum(per_layer, self.layer_weights), **parts}
 
 
+def teacher_logits(teacher: PreTrainedModel) -> LogitsFn:
+    """Stage-2 targets computed by running the frozen teacher on each batch."""
+
+    @torch.no_grad()
+    def logits(batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return teacher(**model_inputs(batch)).logits
+
+    return logits
+
+
 def prediction_step(
     student: nn.Module,
     batch: dict[str, torch.Tensor],
-    teacher: PreTrainedModel | None,
+    target_logits: LogitsFn | None,
     temperature: float = 1.0,
 ) -> dict[str, torch.Tensor]:
     """Stage 2: match the teacher's logits (eq. 10); without a teacher, fit gold labels.
 
-    The gold-label branch is both the "w/o Pred" ablation and teacher fine-tuning.
+    ``target_logits(batch)`` gives the teacher's logits, live (:func:`teacher_logits`) or
+    from a cache. The gold-label branch is both the "w/o Pred" ablation and teacher
+    fine-tuning.
     """
     logits = student(**model_inputs(batch)).logits
-    if teacher is not None:
-        with torch.no_grad():
-            target = teacher(**model_inputs(batch)).logits
+    if target_logits is not None:
+        target = target_logits(batch).to(logits.device)
         return {"loss": prediction_loss(logits, target, temperature)}
     labels = batch["labels"]
     if logits.size(-1) == 1:

@@ -1,11 +1,18 @@
-"""Teacher targets cached on disk, so repeated epochs and runs skip the teacher forward.
+"""Teacher outputs cached on disk, so repeated epochs and runs skip the teacher forward.
 
-Stage 1 passes over the same (augmented) data 10-20 times and the teacher forward is most
-of a step's cost on CPU, yet the frozen teacher's outputs never change. Each example's
-mapped hidden states and attention scores are stored once, trimmed to its real length,
-in fp16 (one safetensors file per example, named by its dataset index). Sizes add up:
-about ``2 * L * (layers * heads * L + (layers + 1) * hidden)`` bytes per example of
-length ``L`` -- roughly 0.6 MB for a 70-piece RTE pair with the MiniLM teacher.
+Stage 1 passes over the same (augmented) data many times and the teacher forward is most
+of a step's cost on CPU, yet the frozen teacher's outputs never change. Two caches live
+under one root folder (``--teacher-cache``), each in a subfolder named by a hash of what
+it was built from (teacher, data, mapping...), so runs that share a teacher and data
+share the cache and runs that differ never mix:
+
+* :class:`TeacherCache` -- stage 1: each example's mapped hidden states and attention
+  scores, trimmed to its real length, in fp16 (one safetensors file per example, named by
+  its dataset index). About ``2 * L * (layers * heads * L + (layers + 1) * hidden)``
+  bytes per example of length ``L`` -- roughly 0.6 MB for a 70-piece RTE pair with the
+  MiniLM teacher.
+* :func:`cached_logits` -- stage 2: the teacher's logits for the whole training set, one
+  small file computed in one inference pass.
 
 Trimming drops padded positions, which is exact for the default ``"masked"`` padding
 mode but not for ``"official"`` (it reads padded query rows), so the CLI refuses that
@@ -14,6 +21,7 @@ combination. Batches must be right-padded, as BERT tokenizers do.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Callable
@@ -22,33 +30,35 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
+from torch.utils.data import DataLoader, Dataset
+
+from distill.glue import LengthBucketSampler
 
 Targets = tuple[list[torch.Tensor], list[torch.Tensor]]
+
+
+def cache_folder(root: str | Path, kind: str, fingerprint: dict) -> Path:
+    """``root/<kind>-<hash>``, holding ``meta.json`` with the fingerprint it was built from."""
+    fingerprint = json.loads(json.dumps(fingerprint, default=str, sort_keys=True))
+    digest = hashlib.sha256(json.dumps(fingerprint, sort_keys=True).encode()).hexdigest()[:16]
+    folder = Path(root) / f"{kind}-{digest}"
+    folder.mkdir(parents=True, exist_ok=True)
+    meta = folder / "meta.json"
+    if not meta.is_file():  # write-then-rename: other processes never read a half-written file
+        partial_meta = meta.with_suffix(f".{os.getpid()}.partial")
+        partial_meta.write_text(json.dumps(fingerprint, indent=2))
+        partial_meta.replace(meta)
+    return folder
 
 
 class TeacherCache:
     """``targets(batch, compute)`` loads cached examples, computes and stores the rest.
 
-    ``fingerprint`` describes what the cache was built from (teacher, data, mapping...);
-    reusing a directory with a different fingerprint is an error, not a silent mix.
+    ``fingerprint`` describes what the targets are built from (teacher, data, mapping...).
     """
 
-    def __init__(self, directory: str | Path, fingerprint: dict):
-        self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
-        meta = self.directory / "meta.json"
-        fingerprint = json.loads(json.dumps(fingerprint, default=str))
-        if meta.is_file():
-            stored = json.loads(meta.read_text())
-            if stored != fingerprint:
-                raise ValueError(
-                    f"teacher cache {self.directory} was built for {stored}, not {fingerprint}; "
-                    "use another directory"
-                )
-        else:  # write-then-rename: other processes never read a half-written file
-            partial_meta = meta.with_suffix(f".{os.getpid()}.partial")
-            partial_meta.write_text(json.dumps(fingerprint, indent=2))
-            partial_meta.replace(meta)
+    def __init__(self, root: str | Path, fingerprint: dict):
+        self.directory = cache_folder(root, "targets", fingerprint)
 
     def _path(self, index: int) -> Path:
         return self.directory / f"{index:09d}.safetensors"
@@ -69,7 +79,9 @@ class TeacherCache:
             tensors = {f"hidden.{k}": h[row, :n] for k, h in enumerate(hidden)}
             tensors |= {f"scores.{k}": s[row, :, :n, :n] for k, s in enumerate(scores)}
             tensors = {k: v.to("cpu", torch.float16).contiguous() for k, v in tensors.items()}
-            save_file(tensors, self._path(index))
+            partial = self._path(index).with_suffix(f".{os.getpid()}.partial")
+            save_file(tensors, partial)
+            partial.replace(self._path(index))  # an interrupted write never looks finished
 
     def _load(self, indices, mask) -> Targets:
         length, device = mask.shape[1], mask.device
@@ -88,3 +100,36 @@ class TeacherCache:
             for k in range(layers - 1)
         ]
         return hidden, scores
+
+
+@torch.no_grad()
+def cached_logits(
+    root: str | Path,
+    fingerprint: dict,
+    logits_of: Callable[[dict], torch.Tensor],
+    dataset: Dataset,
+    collate: Callable,
+    batch_size: int = 128,
+) -> torch.Tensor:
+    """The teacher's logits for every example of ``dataset`` (row = dataset index).
+
+    Computed once, by ``logits_of(batch)``, and stored in fp32 (logits are tiny); later
+    calls with the same fingerprint only read the file.
+    """
+    path = cache_folder(root, "logits", fingerprint) / "logits.safetensors"
+    if path.is_file():
+        return load_file(path)["logits"]
+    rows: list[torch.Tensor] = []
+    indices: list[torch.Tensor] = []
+    lengths = [len(dataset[i]["input_ids"]) for i in range(len(dataset))]
+    sampler = LengthBucketSampler(lengths, batch_size, shuffle=False)
+    loader = DataLoader(dataset, batch_sampler=sampler, collate_fn=collate)
+    for batch in loader:
+        rows.append(logits_of(batch).float().cpu())
+        indices.append(batch["index"])
+    logits = torch.empty(len(dataset), rows[0].shape[-1])
+    logits[torch.cat(indices)] = torch.cat(rows)
+    partial = path.with_suffix(f".{os.getpid()}.partial")
+    save_file({"logits": logits}, partial)
+    partial.replace(path)
+    return logits

@@ -8,7 +8,7 @@ import torch
 from tiny import make_tokenizer
 from transformers import BertConfig, BertForSequenceClassification
 
-from distill.distiller import IntermediateDistiller, prediction_step
+from distill.distiller import IntermediateDistiller, prediction_step, teacher_logits
 from distill.glue import collator
 from distill.mapping import layer_mapping
 from distill.models import new_student
@@ -83,7 +83,7 @@ def test_paper_configuration_runs_both_stages(paper_pair, tmp_path):
     train(
         config,
         trained.student,
-        lambda m, b: prediction_step(m, b, teacher),
+        lambda m, b: prediction_step(m, b, teacher_logits(teacher)),
         data,
         lengths,
         collator(tokenizer),

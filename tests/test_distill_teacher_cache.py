@@ -1,14 +1,16 @@
 """Cached teacher targets match freshly computed ones at every position the loss reads."""
 
+import json
+
 import pytest
 import torch
 from tiny import make_masked_lm, make_tokenizer, tiny_config
 from transformers import BertForSequenceClassification
 
 from distill.cli import main
-from distill.distiller import IntermediateDistiller
-from distill.glue import collator
-from distill.teacher_cache import TeacherCache
+from distill.distiller import IntermediateDistiller, teacher_logits
+from distill.glue import Example, GlueDataset, collator
+from distill.teacher_cache import TeacherCache, cached_logits
 
 
 def make_batch(tokenizer):
@@ -35,7 +37,7 @@ def test_cached_targets_equal_computed_ones(tmp_path):
     cache = TeacherCache(tmp_path / "cache", {"teacher": "tiny"})
     fresh = cache.targets(batch, compute)
     cached = cache.targets(batch, compute)
-    assert len(calls) == 1 and len(list((tmp_path / "cache").glob("*.safetensors"))) == 3
+    assert len(calls) == 1 and len(list(cache.directory.glob("*.safetensors"))) == 3
     mask = batch["attention_mask"].bool()
     for got, want in zip(cached[0], fresh[0], strict=True):
         torch.testing.assert_close(got[mask], want[mask], atol=2e-3, rtol=2e-3)
@@ -49,11 +51,33 @@ def test_cached_targets_equal_computed_ones(tmp_path):
     torch.testing.assert_close(cached_loss, fresh_loss, atol=1e-3, rtol=1e-3)
 
 
-def test_cache_refuses_other_fingerprint(tmp_path):
-    TeacherCache(tmp_path, {"teacher": "a", "mapping": [0, 2, 4]})
-    TeacherCache(tmp_path, {"teacher": "a", "mapping": [0, 2, 4]})
-    with pytest.raises(ValueError, match="was built for"):
-        TeacherCache(tmp_path, {"teacher": "a", "mapping": [0, 3, 4]})
+def test_cache_folder_is_named_by_its_fingerprint(tmp_path):
+    same = TeacherCache(tmp_path, {"teacher": "a", "mapping": [0, 2, 4]}).directory
+    assert TeacherCache(tmp_path, {"mapping": [0, 2, 4], "teacher": "a"}).directory == same
+    other = TeacherCache(tmp_path, {"teacher": "a", "mapping": [0, 3, 4]}).directory
+    assert other != same
+    assert json.loads((other / "meta.json").read_text())["mapping"] == [0, 3, 4]
+
+
+def test_cached_logits_are_the_teachers_and_computed_once(tmp_path):
+    tokenizer = make_tokenizer(tmp_path)
+    torch.manual_seed(0)
+    teacher = BertForSequenceClassification(tiny_config(len(tokenizer), layers=2)).eval()
+    texts = ["the cat is very fun", "a dog", "how can anyone drive such a small car ?", "it"]
+    dataset = GlueDataset([Example((t,), 0) for t in texts], tokenizer, max_length=16)
+    calls = []
+
+    def logits_of(batch):
+        calls.append(len(batch["index"]))
+        return teacher_logits(teacher)(batch)
+
+    first = cached_logits(tmp_path, {"t": 1}, logits_of, dataset, collator(tokenizer), 3)
+    again = cached_logits(tmp_path, {"t": 1}, logits_of, dataset, collator(tokenizer), 3)
+    assert sum(calls) == len(texts)  # one pass, then read from disk
+    torch.testing.assert_close(again, first)
+    for index in range(len(texts)):
+        alone = collator(tokenizer)([dataset[index]])
+        torch.testing.assert_close(first[index], teacher_logits(teacher)(alone)[0])
 
 
 def test_general_distillation_with_cache(tmp_path):
@@ -66,6 +90,7 @@ def test_general_distillation_with_cache(tmp_path):
         f"--teacher-cache {tmp_path / 'cache'}"
     ).split()
     main([*command, "--output-dir", str(tmp_path / "run")])
-    assert len(list((tmp_path / "cache").glob("*.safetensors"))) == 3  # one per packed sequence
+    files = list((tmp_path / "cache").glob("targets-*/*.safetensors"))
+    assert len(files) == 3  # one per packed sequence
     with pytest.raises(ValueError, match="needs --padding masked"):
         main([*command, "--output-dir", str(tmp_path / "run2"), "--padding", "official"])

@@ -32,7 +32,15 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--encoder", help="encoder folder or hub name (default: pip MiniLM-L6)")
     train.add_argument("--corpus", type=Path, required=True, help="one sentence a line")
     train.add_argument("--output", type=Path, required=True, help="weights .safetensors file")
-    for name in ("train_layers", "steps", "batch_size", "min_words", "max_pieces", "seed"):
+    for name in (
+        "train_layers",
+        "steps",
+        "batch_size",
+        "min_words",
+        "max_pieces",
+        "seed",
+        "checkpoint_every",
+    ):
         train.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(defaults, name))
     for name in ("lr_head", "lr_encoder", "weight_decay", "warmup_fraction"):
         train.add_argument(

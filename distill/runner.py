@@ -1,0 +1,450 @@
+"""The experiment runner: every run of Tables 2-4 for a profile, resumable, with results.
+
+    python -m distill experiments run table3 --profile cpu
+    python -m distill experiments status --profile cpu
+
+A table run needs pieces shared between its rows, built once and reused:
+
+    data (task)        GLUE train/dev copied, reduced as the profile says -> work/glue/
+    teacher (task)     the pre-trained teacher fine-tuned on the task     -> work/teacher/
+    general            general distillation of the student on the corpus  -> work/general/
+    augmented (task)   Algorithm 1 on the training set                    -> work/augment/
+    run (row, task, seed)  task distillation with the row's switches      -> work/runs/
+
+Every piece is a ``python -m distill`` / ``python -m augment`` command run in-process, so
+an interrupted piece resumes from its own checkpoint when the runner is started again;
+finished pieces are recognised by their final files and skipped. Teacher outputs are
+cached (``--teacher-cache``) and shared by all rows with the same teacher, data and
+mapping. Each finished run writes ``results/<profile>/<table>/<row>/<task>/seed<k>.json``
+(the schema :mod:`analysis.tables` reads) with its metrics, the exact command, profile,
+commit and wall time; teacher and general-distillation results go beside them.
+
+Seeds vary task distillation (student head, data order, dropout); the fine-tuned teacher,
+the general-distilled student and the augmented data are shared by all seeds of a row.
+Table 3's "TinyBERT4" and Table 4's "Uniform" rows are the same run as Table 2's, as in
+the paper; they are run (and stored) once, under Table 2.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import subprocess
+import time
+from pathlib import Path
+
+import torch
+
+from distill.experiments import EXPERIMENTS, TABLES, Experiment
+from distill.glue import get_task
+from distill.profiles import BEST_LOCAL_MLM, PIP_MINILM, ROOT, TINY_RANDOM, Profile, per_task
+
+logger = logging.getLogger(__name__)
+
+FULL = EXPERIMENTS["full"]
+SHARED_MLM = ROOT.parent / "shared" / "assets" / "models" / "minilm-wiki-mlm"
+
+
+def git_commit() -> str:
+    """The checked-out commit, with ``-dirty`` when tracked files have uncommitted changes."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return commit + ("-dirty" if dirty else "")
+
+
+def _write_json(path: Path, record: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
+    partial.replace(path)
+
+
+def _distill(argv: list[str]) -> None:
+    from distill.cli import main
+
+    logger.info("python -m distill %s", " ".join(argv))
+    main(argv)
+
+
+class Runner:
+    """Builds the pieces of a profile's tables under ``work_dir`` and stores results.
+
+    Defaults: ``runs/<profile>`` for checkpoints (never committed) and
+    ``results/<profile>`` for results (committed), except for ``smoke``, whose results
+    stay in its work folder.
+    """
+
+    def __init__(
+        self,
+        profile: Profile,
+        work_dir: str | Path | None = None,
+        results_dir: str | Path | None = None,
+    ):
+        self.profile = profile
+        self.work = Path(work_dir or ROOT / "runs" / profile.name)
+        default_results = (
+            self.work / "results" if profile.name == "smoke" else ROOT / "results" / profile.name
+        )
+        self.results_dir = Path(results_dir or default_results)
+        self.data_dir = self.work / "glue"
+        self.cache = self.work / "teacher-cache"
+        self._check_profile()
+
+    def _check_profile(self) -> None:
+        """Refuse to mix pieces or results of two different profiles in one folder."""
+        described = json.loads(json.dumps(self.profile.describe()))
+        for folder in (self.work, self.results_dir):
+            stamp = folder / "profile.json"
+            if stamp.is_file():
+                stored = json.loads(stamp.read_text(encoding="utf-8"))
+                if stored != described:
+                    changed = sorted(k for k in described if stored.get(k) != described[k])
+                    raise ValueError(
+                        f"{folder} holds runs of another configuration of profile "
+                        f"{self.profile.name!r} (differs in {changed}); use another folder"
+                    )
+            else:
+                _write_json(stamp, described)
+
+    # ---- shared pieces -------------------------------------------------------------
+
+    def pretrained_teacher(self) -> str:
+        """The pre-trained (not fine-tuned) teacher: hub name or local folder."""
+        if self.profile.teacher == PIP_MINILM:
+            from augment.mlm import minilm_encoder_path
+
+            return str(minilm_encoder_path())
+        if self.profile.teacher == TINY_RANDOM:
+            return str(self._tiny_model(self.work / "tiny-teacher", masked_lm=False))
+        return self.profile.teacher
+
+    def masked_lm(self) -> str:
+        """The ``--mlm`` for augmentation: the best one available for the profile."""
+        if self.profile.mlm == TINY_RANDOM:
+            return str(self._tiny_model(self.work / "tiny-mlm", masked_lm=True))
+        if self.profile.mlm == BEST_LOCAL_MLM:
+            return str(SHARED_MLM) if (SHARED_MLM / "config.json").is_file() else "embedded"
+        return self.profile.mlm
+
+    def _tiny_model(self, folder: Path, masked_lm: bool) -> Path:
+        """A tiny random BERT with the real uncased vocabulary (smoke profile)."""
+        if (folder / "config.json").is_file():
+            return folder
+        from transformers import AutoTokenizer, BertConfig, BertForMaskedLM, BertModel
+
+        from augment.mlm import minilm_encoder_path
+
+        tokenizer = AutoTokenizer.from_pretrained(minilm_encoder_path())
+        config = BertConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=48,
+            num_hidden_layers=6,
+            num_attention_heads=12,
+            intermediate_size=96,
+        )
+        torch.manual_seed(0)
+        model = (BertForMaskedLM if masked_lm else BertModel)(config)
+        model.save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
+        return folder
+
+    def data(self, task_name: str) -> Path:
+        """The task's GLUE folder, training (and, for smoke, dev) sets reduced as profiled."""
+        task = get_task(task_name)
+        source, target = self.profile.glue_dir / task.directory, self.data_dir / task.directory
+        if (target / "done").is_file():
+            return target
+        if not source.is_dir():
+            raise FileNotFoundError(f"{source}: GLUE {task.directory} folder not found")
+        target.mkdir(parents=True, exist_ok=True)
+        for split in ("train", *task.dev_splits):
+            if split == "train":
+                limit = per_task(self.profile.train_limit, task.name)
+            else:
+                limit = self.profile.dev_limit
+            _sample_tsv(source / f"{split}.tsv", target / f"{split}.tsv", task.has_header, limit)
+        (target / "done").write_text("")
+        return target
+
+    def teacher(self, task_name: str) -> Path:
+        """The fine-tuned teacher (best dev checkpoint); its dev metrics go to results."""
+        folder = self.work / "teacher" / task_name
+        if not (folder / "config.json").is_file():
+            self.data(task_name)
+            started = time.time()
+            argv = [
+                "finetune",
+                *("--task", task_name, "--data-dir", str(self.data_dir)),
+                *("--model", self.pretrained_teacher(), "--output-dir", str(folder)),
+                *("--epochs", str(self.profile.finetune_epochs)),
+                *("--lr", str(self.profile.finetune_lr)),
+                *("--batch-size", str(self.profile.batch_size), "--seed", "0"),
+            ]
+            _distill(argv)
+            self._record(
+                self.results_dir / "teachers" / f"{task_name}.json",
+                {"task": task_name, "model": self.pretrained_teacher()},
+                argv,
+                folder / "best",
+                task_name,
+                time.time() - started,
+            )
+        return folder / "best"
+
+    def general(self) -> Path:
+        """The general-distilled student (shared by every row except "w/o GD")."""
+        folder = self.work / "general"
+        if not (folder / "config.json").is_file():
+            started = time.time()
+            argv = [
+                "general",
+                *("--teacher", self.pretrained_teacher(), "--corpus", str(self.profile.corpus)),
+                *("--student-preset", self.profile.student_preset),
+                *("--output-dir", str(folder), "--seed", "0"),
+                *("--epochs", str(self.profile.general_epochs)),
+                *("--max-length", str(self.profile.general_max_length)),
+                *("--batch-size", str(self.profile.batch_size)),
+            ]
+            if self.profile.general_max_lines:
+                argv += ["--max-lines", str(self.profile.general_max_lines)]
+            _distill(argv)
+            record = {
+                "command": ["python", "-m", "distill", *argv],
+                "profile": self.profile.describe(),
+                "commit": git_commit(),
+                "wall_time_s": round(time.time() - started, 1),
+                "final_log": _last_log(folder),
+            }
+            _write_json(self.results_dir / "general.json", record)
+        return folder
+
+    def augmented(self, task_name: str) -> Path:
+        """The task's training set augmented by Algorithm 1."""
+        from augment.cli import main as augment_main
+
+        output = self.work / "augment" / task_name / "train_aug.tsv"
+        if output.is_file():
+            return output
+        task = get_task(task_name)
+        train = self.data(task_name) / "train.tsv"
+        started = time.time()
+        argv = [
+            *("--p_t", str(self.profile.p_t), "--k", str(self.profile.k)),
+            *("--n_a", str(per_task(self.profile.n_a, task_name))),
+            *("--input", str(train), "--output", str(output), "--task", task.name),
+            *("--mlm", self.masked_lm(), "--glove", self.profile.glove, "--seed", "0"),
+        ]
+        output.parent.mkdir(parents=True, exist_ok=True)
+        logger.info("python -m augment %s", " ".join(argv))
+        if augment_main(argv) != 0:
+            raise RuntimeError(f"augmentation of {train} failed: python -m augment {argv}")
+        record = {
+            "task": task_name,
+            "command": ["python", "-m", "augment", *argv],
+            "commit": git_commit(),
+            "wall_time_s": round(time.time() - started, 1),
+            "input_lines": _count_lines(train),
+            "output_lines": _count_lines(output),
+        }
+        _write_json(self.results_dir / "augment" / f"{task_name}.json", record)
+        return output
+
+    # ---- runs ----------------------------------------------------------------------
+
+    def result_path(self, table: str, experiment: Experiment, task: str, seed: int) -> Path:
+        table, experiment = _canonical(table, experiment)
+        return self.results_dir / table / experiment.name / task / f"seed{seed}.json"
+
+    def student(self, experiment: Experiment, task_name: str, seed: int) -> Path:
+        """Task distillation for one row/task/seed; returns the selected final student."""
+        return self._train_student(experiment, task_name, seed)[0]
+
+    def _train_student(
+        self, experiment: Experiment, task_name: str, seed: int
+    ) -> tuple[Path, list[str]]:
+        folder = self.work / "runs" / experiment.name / task_name / f"seed{seed}"
+        argv = self.task_command(experiment, task_name, seed, folder)
+        if not (folder / "stage2" / "config.json").is_file():
+            _distill(argv)
+        return folder / "stage2" / "best", argv
+
+    def task_command(
+        self, experiment: Experiment, task_name: str, seed: int, folder: Path
+    ) -> list[str]:
+        """The ``python -m distill`` arguments of one run (building what it needs)."""
+        argv = [
+            "task",
+            "--experiment",
+            experiment.name,
+            *("--task", task_name, "--data-dir", str(self.data(task_name))),
+            *("--teacher", str(self.teacher(task_name))),
+            *("--student-preset", self.profile.student_preset),
+            *("--output-dir", str(folder), "--seed", str(seed)),
+            *("--batch-size", str(self.profile.batch_size)),
+            *("--stage2-epochs", str(self.profile.stage2_epochs)),
+            *("--teacher-cache", str(self.cache)),
+        ]
+        if experiment.general_distillation:
+            argv += ["--student", str(self.general())]
+        if experiment.augmentation:
+            argv += ["--augmented-train", str(self.augmented(task_name))]
+        if self.profile.stage1_epochs is not None:
+            argv += ["--stage1-epochs", str(self.profile.stage1_epochs)]
+        return argv
+
+    def run(self, table: str, experiment: Experiment, task: str, seed: int) -> Path:
+        """One result file: skipped when it exists, else trained (or resumed) and scored."""
+        path = self.result_path(table, experiment, task, seed)
+        if path.is_file():
+            return path
+        table, experiment = _canonical(table, experiment)
+        started = time.time()
+        best, argv = self._train_student(experiment, task, seed)
+        keys = {"table": table, "row": experiment.label, "task": task, "seed": seed}
+        self._record(path, keys, argv, best, task, time.time() - started)
+        return path
+
+    def run_table(
+        self, table: str, tasks: tuple[str, ...] | None = None, seeds: tuple[int, ...] | None = None
+    ) -> list[Path]:
+        """Every row x task x seed of ``table`` (task-major, so shared pieces come first)."""
+        if table not in TABLES:
+            raise ValueError(f"unknown table {table!r}; use one of {sorted(TABLES)}")
+        paths = []
+        for task in tasks or self.profile.tasks:
+            for seed in seeds or self.profile.seeds:
+                for experiment in TABLES[table]:
+                    paths.append(self.run(table, experiment, task, seed))
+        return paths
+
+    def status(self, tables: tuple[str, ...] = tuple(TABLES)) -> list[dict]:
+        """Which result files exist, one entry per (table, row, task, seed)."""
+        rows = []
+        for table in tables:
+            for experiment in TABLES[table]:
+                for task in self.profile.tasks:
+                    for seed in self.profile.seeds:
+                        path = self.result_path(table, experiment, task, seed)
+                        rows.append(
+                            {
+                                "table": table,
+                                "row": experiment.label,
+                                "task": task,
+                                "seed": seed,
+                                "done": path.is_file(),
+                                "path": path,
+                            }
+                        )
+        return rows
+
+    def _record(
+        self, path: Path, keys: dict, argv: list[str], model: Path, task: str, seconds: float
+    ) -> None:
+        """Score ``model`` on the task's dev split(s) and store the result with its recipe."""
+        from distill.cli import main
+
+        metrics_file = path.with_suffix(".metrics.partial")
+        main(
+            [
+                "evaluate",
+                *("--task", task, "--data-dir", str(self.data_dir)),
+                *("--model", str(model), "--output", str(metrics_file)),
+            ]
+        )
+        metrics = json.loads(metrics_file.read_text())
+        metrics_file.unlink()
+        selection = model / "selection.json"
+        record = keys | {
+            "metrics": metrics,
+            "selected": json.loads(selection.read_text()) if selection.is_file() else None,
+            "command": ["python", "-m", "distill", *argv],
+            "profile": self.profile.describe(),
+            "commit": git_commit(),
+            "wall_time_s": round(seconds, 1),
+        }
+        _write_json(path, record)
+
+
+def _canonical(table: str, experiment: Experiment) -> tuple[str, Experiment]:
+    """A row that repeats the full configuration is Table 2's TinyBERT4 run."""
+    if experiment.flags() == FULL.flags():
+        return "table2", FULL
+    return table, experiment
+
+
+def _sample_tsv(source: Path, target: Path, header: bool, limit: int | None) -> None:
+    """Copy ``source`` keeping a seeded sample of ``limit`` data lines in their order."""
+    if not source.is_file():
+        raise FileNotFoundError(f"{source}: GLUE file not found")
+    lines = source.read_text(encoding="utf-8").splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"  # CoLA's dev.tsv has no trailing newline
+    head, body = (lines[:1], lines[1:]) if header else ([], lines)
+    if limit is not None and limit < len(body):
+        keep = sorted(random.Random(0).sample(range(len(body)), limit))
+        body = [body[i] for i in keep]
+    partial = target.with_suffix(".partial")
+    partial.write_text("".join(head + body), encoding="utf-8")
+    partial.replace(target)
+
+
+def _count_lines(path: Path) -> int:
+    with path.open("rb") as handle:
+        return sum(1 for _ in handle)
+
+
+def _last_log(folder: Path) -> dict | None:
+    log = folder / "log.jsonl"
+    if not log.is_file():
+        return None
+    lines = log.read_text(encoding="utf-8").splitlines()
+    return json.loads(lines[-1]) if lines else None
+
+
+def main(argv: list[str]) -> int:
+    """``python -m distill experiments {run,status}``."""
+    import argparse
+
+    from distill.profiles import PROFILES, get_profile
+
+    parser = argparse.ArgumentParser(
+        prog="python -m distill experiments",
+        description="Run the paper's Tables 2-4 for a profile; finished runs are skipped and "
+        "interrupted ones resume.",
+    )
+    parser.add_argument("action", choices=("run", "status"))
+    parser.add_argument("tables", nargs="*", default=list(TABLES), help="default: all tables")
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="cpu")
+    parser.add_argument("--tasks", help="comma-separated subset of the profile's tasks")
+    parser.add_argument("--seeds", help="comma-separated subset of the profile's seeds")
+    parser.add_argument("--work-dir", type=Path, help="checkpoints (default runs/<profile>)")
+    parser.add_argument("--results-dir", type=Path, help="results (default results/<profile>)")
+    args = parser.parse_args(argv)
+    unknown = set(args.tables) - set(TABLES)
+    if unknown:
+        parser.error(f"unknown tables {sorted(unknown)}; use {sorted(TABLES)}")
+    runner = Runner(get_profile(args.profile), args.work_dir, args.results_dir)
+    if args.action == "status":
+        rows = runner.status(tuple(args.tables))
+        for row in rows:
+            mark = "done" if row["done"] else "----"
+            print(f"{mark}  {row['table']:<7} {row['row']:<10} {row['task']:<6} seed{row['seed']}")
+        print(f"{sum(r['done'] for r in rows)}/{len(rows)} runs done")
+        return 0
+    tasks = tuple(args.tasks.split(",")) if args.tasks else None
+    seeds = tuple(int(s) for s in args.seeds.split(",")) if args.seeds else None
+    for table in args.tables:
+        runner.run_table(table, tasks, seeds)
+    return 0

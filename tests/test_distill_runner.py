@@ -1,0 +1,94 @@
+"""The experiment runner builds every piece once, stores results, and skips finished runs."""
+
+import dataclasses
+import json
+
+import pytest
+from test_distill_cli import write_corpus, write_rte
+
+from analysis.tables import load_results
+from distill import runner as runner_module
+from distill.experiments import EXPERIMENTS
+from distill.profiles import PROFILES, get_profile
+from distill.runner import Runner, main
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory, tiny_glove_file):
+    """Table 2 on an RTE-layout fixture with tiny random models, one seed."""
+    root = tmp_path_factory.mktemp("runner")
+    profile = dataclasses.replace(
+        PROFILES["smoke"],
+        glue_dir=write_rte(root / "glue"),
+        corpus=write_corpus(root / "corpus.txt"),
+        tasks=("rte",),
+        seeds=(0,),
+        glove=str(tiny_glove_file),
+        batch_size=4,
+    )
+    runner = Runner(profile, root / "work", root / "results")
+    paths = runner.run_table("table2")
+    return runner, paths
+
+
+def test_table_runs_store_results_with_their_recipe(finished):
+    runner, paths = finished
+    assert [p.relative_to(runner.results_dir).as_posix() for p in paths] == [
+        f"table2/{name}/rte/seed0.json" for name in ("full", "no-gd", "no-td", "no-da")
+    ]
+    record = json.loads(paths[1].read_text())
+    assert record["row"] == "w/o GD" and record["table"] == "table2" and record["seed"] == 0
+    assert set(record["metrics"]) == {"dev/acc"}
+    assert "--random-init" not in record["command"]  # the switch comes from --experiment
+    assert record["command"][record["command"].index("--experiment") + 1] == "no-gd"
+    assert "--student" not in record["command"]  # w/o GD starts from a random student
+    assert record["profile"]["name"] == "smoke" and record["commit"]
+    for shared in ("teachers/rte.json", "general.json", "augment/rte.json"):
+        assert (runner.results_dir / shared).is_file()
+    augment = json.loads((runner.results_dir / "augment/rte.json").read_text())
+    assert augment["output_lines"] > augment["input_lines"]
+    table = load_results(runner.results_dir)
+    assert sorted(table["row"].unique()) == ["TinyBERT4", "w/o DA", "w/o GD", "w/o TD"]
+
+
+def test_finished_runs_are_skipped(finished, monkeypatch):
+    runner, paths = finished
+    calls = []
+    monkeypatch.setattr(runner_module, "_distill", calls.append)
+    assert runner.run_table("table2") == paths
+    assert calls == []
+
+
+def test_rows_repeating_the_full_run_share_it(finished):
+    runner, _ = finished
+    uniform = runner.result_path("table4", EXPERIMENTS["uniform"], "rte", 0)
+    assert uniform == runner.result_path("table2", EXPERIMENTS["full"], "rte", 0)
+    assert runner.result_path("table4", EXPERIMENTS["top"], "rte", 0).parts[-4] == "table4"
+
+
+def test_status_lists_done_and_missing_runs(finished, capsys):
+    runner, _ = finished
+    status = {(r["table"], r["row"]): r["done"] for r in runner.status()}
+    assert status[("table2", "w/o DA")] and status[("table4", "Uniform")]
+    assert not status[("table3", "w/o Attn")]
+
+
+def test_cli_rejects_unknown_table_and_profile(capsys):
+    with pytest.raises(SystemExit):
+        main(["run", "table9", "--profile", "smoke"])
+    assert "unknown tables" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="unknown profile"):
+        get_profile("gpu")
+
+
+def test_missing_glue_folder_is_a_clear_error(tmp_path):
+    profile = dataclasses.replace(PROFILES["smoke"], glue_dir=tmp_path / "nowhere")
+    with pytest.raises(FileNotFoundError, match="GLUE MRPC folder not found"):
+        Runner(profile, tmp_path / "work").data("mrpc")
+
+
+def test_a_changed_profile_cannot_reuse_the_folders(finished):
+    runner, _ = finished
+    changed = dataclasses.replace(runner.profile, stage2_epochs=7)
+    with pytest.raises(ValueError, match=r"another configuration .* \['stage2_epochs'\]"):
+        Runner(changed, runner.work, runner.results_dir)
