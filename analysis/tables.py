@@ -253,3 +253,20 @@ def write_tables(
         written.append(markdown)
         written += save_figure(table_figure(display, title), out_dir / table, formats)
     return written
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m analysis.tables RESULTS OUT``: write and print Tables 2-4."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m analysis.tables", description=main.__doc__)
+    parser.add_argument("results", type=Path, help="e.g. results/cpu")
+    parser.add_argument("out", type=Path, help="folder for tableN.md and tableN.png")
+    args = parser.parse_args(argv)
+    for path in write_tables(args.results, args.out):
+        if path.suffix == ".md":
+            print(path.read_text(encoding="utf-8"))
+
+
+if __name__ == "__main__":
+    main()

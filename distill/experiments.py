@@ -53,6 +53,8 @@ TABLES: dict[str, tuple[Experiment, ...]] = {
         Experiment("uniform", "Uniform", mapping="uniform"),
         Experiment("top", "Top", mapping="top"),
         Experiment("bottom", "Bottom", mapping="bottom"),
+        # Not in the paper: the mapping chosen by hidden-state CKA (distill/adaptive_mapping.py).
+        Experiment("adaptive", "Adaptive (ours)", mapping="adaptive"),
     ),
 }
 

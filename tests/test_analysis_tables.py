@@ -15,6 +15,7 @@ from analysis.tables import (  # noqa: E402
     aggregate,
     comparison_table,
     load_results,
+    main,
     ours_table,
     paper_table,
     table_figure,
@@ -134,3 +135,10 @@ def test_figures_and_files(results_root, tmp_path):
         "table2.md", "table2.png", "table3.md", "table3.png", "table4.md", "table4.png"
     ]  # fmt: skip
     assert all(path.stat().st_size > 0 for path in written)
+
+
+def test_command_line_writes_and_prints_the_tables(results_root, tmp_path, capsys):
+    main([str(results_root), str(tmp_path / "out")])
+    printed = capsys.readouterr().out
+    assert printed.count("| Setting |") == 3 and "Table 4: layer mapping strategies" in printed
+    assert (tmp_path / "out" / "table2.png").is_file()
