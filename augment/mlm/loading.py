@@ -16,6 +16,7 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoModelForMaskedLM, AutoTokenizer, BertForMaskedLM, PreTrainedModel
 from transformers import PreTrainedTokenizerBase as Tokenizer
+from transformers.utils import logging as transformers_logging
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +52,20 @@ def build_masked_lm_on_encoder(encoder: str | Path) -> BertForMaskedLM:
     The decoder stays tied to the word embeddings, so a trained head needs only its
     transform and output bias.
     """
-    model = BertForMaskedLM.from_pretrained(str(encoder), dtype=torch.float32)
+    # A sentence encoder has no masked-LM head, so transformers' load report would list the
+    # head as missing (and call the checkpoint "corrupted"); check the missing keys here
+    # instead and keep the log quiet.
+    verbosity = transformers_logging.get_verbosity()
+    transformers_logging.set_verbosity_error()
+    try:
+        model, info = BertForMaskedLM.from_pretrained(
+            str(encoder), dtype=torch.float32, output_loading_info=True
+        )
+    finally:
+        transformers_logging.set_verbosity(verbosity)
+    missing = [key for key in info["missing_keys"] if not key.startswith("cls.predictions.")]
+    if missing:
+        raise MaskedLMError(f"{encoder}: encoder weights missing from the checkpoint: {missing}")
     if model.cls.predictions.decoder.weight is not model.bert.embeddings.word_embeddings.weight:
         raise MaskedLMError(f"{encoder}: the masked-LM decoder is not tied to the word embeddings")
     return model
@@ -66,6 +80,14 @@ def load_adapted(delta_file: Path, encoder: Path) -> LoadedMaskedLM:
     missing = set(delta) - set(model.state_dict())
     if missing:
         raise MaskedLMError(f"{delta_file}: weights not in the MiniLM masked LM: {sorted(missing)}")
+    head = {
+        name
+        for name, _ in model.named_parameters()
+        if name.startswith("cls.predictions.transform.") or name == "cls.predictions.bias"
+    }
+    absent = sorted(head - set(delta))
+    if absent:
+        raise MaskedLMError(f"{delta_file}: masked-LM head weights absent: {absent}")
     model.load_state_dict(delta, strict=False)
     recipe = json.loads(delta_file.with_suffix(".json").read_text(encoding="utf-8"))
     tokenizer = AutoTokenizer.from_pretrained(str(encoder))
