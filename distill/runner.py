@@ -273,12 +273,14 @@ class Runner:
 
     def _train_student(
         self, experiment: Experiment, task_name: str, seed: int
-    ) -> tuple[Path, list[str]]:
+    ) -> tuple[Path, list[str], float]:
+        """(final student, command, seconds spent in this command, shared pieces excluded)."""
         folder = self.work / "runs" / experiment.name / task_name / f"seed{seed}"
-        argv = self.task_command(experiment, task_name, seed, folder)
+        argv = self.task_command(experiment, task_name, seed, folder)  # builds shared pieces
+        started = time.time()
         if not (folder / "stage2" / "config.json").is_file():
             _distill(argv)
-        return folder / "stage2" / "best", argv
+        return folder / "stage2" / "best", argv, time.time() - started
 
     def task_command(
         self, experiment: Experiment, task_name: str, seed: int, folder: Path
@@ -310,10 +312,9 @@ class Runner:
         if path.is_file():
             return path
         table, experiment = _canonical(table, experiment)
-        started = time.time()
-        best, argv = self._train_student(experiment, task, seed)
+        best, argv, seconds = self._train_student(experiment, task, seed)
         keys = {"table": table, "row": experiment.label, "task": task, "seed": seed}
-        self._record(path, keys, argv, best, task, time.time() - started)
+        self._record(path, keys, argv, best, task, seconds)
         return path
 
     def run_table(
