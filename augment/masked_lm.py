@@ -4,9 +4,7 @@ The official script runs one forward pass per word with batch size 1, autograd o
 computes logits for every position. Here every masked copy of every sentence in a chunk
 is one *request*; requests are deduplicated, sorted by length and padded per batch (so
 little compute goes to padding), run under ``torch.inference_mode``, and only the hidden
-state at the [MASK] goes through the vocabulary projection. For BERT models the last
-encoder layer, too, is computed at the [MASK] only (its keys and values still cover every
-position): nothing else of it reaches the prediction.
+state at the [MASK] goes through the vocabulary projection.
 """
 
 from __future__ import annotations
@@ -15,11 +13,8 @@ import re
 from dataclasses import dataclass
 
 import torch
-from transformers import BertModel, PreTrainedModel
+from transformers import PreTrainedModel
 from transformers import PreTrainedTokenizerBase as Tokenizer
-from transformers.masking_utils import create_bidirectional_mask
-from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
-from transformers.models.bert.modeling_bert import BertLayer, eager_attention_forward
 
 _UNUSED = re.compile(r"\[unused\d+\]")
 
@@ -60,53 +55,6 @@ def _prediction_head(model: PreTrainedModel) -> torch.nn.Module | None:
     return None
 
 
-def _plain_bert_encoder(model: PreTrainedModel) -> BertModel | None:
-    """The model's ``BertModel`` if its layers can be run one by one here, else ``None``.
-
-    That is a bidirectional BERT encoder (no decoder, no cross-attention) whose attention
-    implementation takes a 4-D mask that can be sliced to one query row (sdpa, eager).
-    """
-    encoder = model.base_model
-    if not isinstance(encoder, BertModel):
-        return None
-    config = encoder.config
-    if config.is_decoder or config.add_cross_attention:
-        return None
-    if config._attn_implementation not in ("sdpa", "eager"):
-        return None
-    if not all(type(layer) is BertLayer for layer in encoder.encoder.layer):
-        return None
-    return encoder
-
-
-def _bert_layer_at(
-    layer: BertLayer,
-    hidden: torch.Tensor,
-    mask: torch.Tensor | None,
-    rows: torch.Tensor,
-    positions: torch.Tensor,
-) -> torch.Tensor:
-    """``layer``'s output at one position per row: ``BertLayer.forward`` (eval mode) with
-    queries, attention output and feed-forward at ``positions`` only; keys and values
-    still come from every position."""
-    attention = layer.attention.self
-    batch, length, _ = hidden.shape
-    heads, size = attention.num_attention_heads, attention.attention_head_size
-    at = hidden[rows, positions]
-    query = attention.query(at).view(batch, 1, heads, size).transpose(1, 2)
-    key = attention.key(hidden).view(batch, length, heads, size).transpose(1, 2)
-    value = attention.value(hidden).view(batch, length, heads, size).transpose(1, 2)
-    row_mask = None if mask is None else mask[rows, :, positions].unsqueeze(2)
-    attend = ALL_ATTENTION_FUNCTIONS.get_interface(
-        attention.config._attn_implementation, eager_attention_forward
-    )
-    context, _ = attend(
-        attention, query, key, value, row_mask, dropout=0.0, scaling=attention.scaling
-    )
-    attended = layer.attention.output(context.reshape(batch, -1), at)
-    return layer.output(layer.intermediate(attended), attended)
-
-
 class MaskedLMCandidates:
     """Top-K masked-LM predictions for many masked copies at once.
 
@@ -125,7 +73,6 @@ class MaskedLMCandidates:
         self.clean = clean
         self.batch_size = batch_size
         self.head = _prediction_head(model)
-        self.bert = _plain_bert_encoder(model) if self.head is not None else None
         self.uses_segments = getattr(model.config, "type_vocab_size", 0) >= 2
         self.vocabulary = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
         self.device = next(model.parameters()).device
@@ -156,31 +103,13 @@ class MaskedLMCandidates:
             positions = torch.tensor([r.mask_position for r in batch], device=self.device)
             if self.head is None:
                 logits = self.model(**inputs).logits[rows, positions]
-            elif self.bert is None:
+            else:
                 hidden = self.model.base_model(**inputs).last_hidden_state
                 logits = self.head(hidden[rows, positions])
-            else:
-                logits = self.head(self._bert_hidden_at_mask(inputs, rows, positions))
             best = logits.float().topk(depth, dim=-1).indices.tolist()
             for index, ids_row in zip(order[start : start + self.batch_size], best, strict=True):
                 top[index] = ids_row
         return top
-
-    def _bert_hidden_at_mask(
-        self, inputs: dict[str, torch.Tensor], rows: torch.Tensor, positions: torch.Tensor
-    ) -> torch.Tensor:
-        """Last hidden state at each row's [MASK], as ``BertModel.forward`` computes it."""
-        bert = self.bert
-        hidden = bert.embeddings(
-            input_ids=inputs["input_ids"], token_type_ids=inputs.get("token_type_ids")
-        )
-        mask = create_bidirectional_mask(
-            config=bert.config, inputs_embeds=hidden, attention_mask=inputs["attention_mask"]
-        )
-        *lower, last = bert.encoder.layer
-        for layer in lower:
-            hidden = layer(hidden, mask)
-        return _bert_layer_at(last, hidden, mask, rows, positions)
 
     def _keep(self, token_id: int, word: str) -> bool:
         token = self.vocabulary[token_id]
