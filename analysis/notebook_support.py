@@ -1,0 +1,193 @@
+"""Small helpers shared by the notebooks: quiet training output, pieces, logs, figures.
+
+The notebooks drive :class:`distill.runner.Runner`; these helpers only keep its output
+readable and let an analysis cell skip cleanly when a checkpoint is absent and the notebook
+was asked not to train (``TINYBERT_RUN_MISSING=0``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from analysis.plots import save_figure
+from analysis.tables import (
+    DEV_SPLIT,
+    FULL_RUN,
+    PAPER_REFERENCE,
+    PRIMARY_METRIC,
+    SAME_RUN_AS_FULL,
+    TASK_LABELS,
+    paper_table,
+)
+from distill.experiments import Experiment
+from distill.profiles import PROFILES, Profile
+
+NOT_REDUCTIONS = ("name", "glue_dir", "corpus")  # where the data lives, not how much of it
+
+
+def quiet_logging() -> None:
+    """Warnings only, but the runner's one line per ``python -m distill`` command; no load bars.
+
+    Called before any run: ``python -m augment`` configures INFO logging for the whole
+    process unless logging is already configured, and every library would then log.
+    """
+    logging.basicConfig(
+        level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", force=True
+    )
+    logging.getLogger("distill.runner").setLevel(logging.INFO)
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.set_verbosity_error()
+    transformers_logging.disable_progress_bar()  # "Loading weights" bars
+
+
+@contextlib.contextmanager
+def training_output(runner) -> Iterator[Path]:
+    """Send progress bars and per-epoch prints of training to ``work/notebook.log``."""
+    path = Path(runner.work) / "notebook.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with (
+        path.open("a", encoding="utf-8") as log,
+        contextlib.redirect_stdout(log),
+        contextlib.redirect_stderr(log),
+    ):
+        yield path
+
+
+def profile_table(profile: Profile) -> pd.DataFrame:
+    """Each setting of ``profile`` beside the paper profile's, and whether it differs."""
+    ours, paper = profile.describe(), PROFILES["paper"].describe()
+    rows = {
+        key: {
+            profile.name: str(value),
+            "paper": str(paper[key]),
+            "differs from paper": key not in NOT_REDUCTIONS and value != paper[key],
+        }
+        for key, value in ours.items()
+    }
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def run_status(runner, table: str) -> pd.DataFrame:
+    """``runner.status`` of ``table`` as a DataFrame, one row per run.
+
+    Table 3's "TinyBERT4" row is Table 2's run and not one of Table 3's experiments, so its
+    status is added here, as the tables add its results.
+    """
+    status = pd.DataFrame(runner.status((table,)))
+    shared = SAME_RUN_AS_FULL.get(table)
+    if shared is not None and shared not in set(status["row"]):
+        full_table, full_row = FULL_RUN
+        full = pd.DataFrame(runner.status((full_table,)))
+        full = full[full["row"] == full_row].assign(table=table, row=shared)
+        status = pd.concat([full, status], ignore_index=True)
+    return status
+
+
+def status_table(status: pd.DataFrame) -> pd.DataFrame:
+    """Finished seeds per row and task of a :func:`run_status`, e.g. ``2/3``."""
+    counts = status.groupby(["row", "task"], sort=False)["done"].agg(["sum", "count"])
+    cells = (counts["sum"].astype(str) + "/" + counts["count"].astype(str)).unstack("task")
+    cells = cells.reindex(index=status["row"].unique(), columns=status["task"].unique())
+    return cells.rename_axis(index="seeds done", columns=None)
+
+
+def finished_file(runner, piece: str, *args: str | int | Experiment) -> Path:
+    """The file whose presence tells the runner that ``piece`` is finished.
+
+    Mirrors the checks in :mod:`distill.runner` (``teacher``, ``general``, ``augmented``,
+    ``student``), which build a missing piece as soon as they are called.
+    """
+    if piece == "teacher":
+        (task,) = args
+        return Path(runner.work) / "teacher" / task / "config.json"
+    if piece == "general":
+        return Path(runner.work) / "general" / "config.json"
+    if piece == "augmented":
+        (task,) = args
+        return Path(runner.work) / "augment" / task / "train_aug.tsv"
+    if piece == "student":
+        experiment, task, seed = args
+        folder = Path(runner.work) / "runs" / experiment.name / task / f"seed{seed}"
+        return folder / "stage2" / "config.json"
+    raise ValueError(f"unknown piece {piece!r}")
+
+
+def get_piece(runner, piece: str, *args, run_missing: bool) -> Path | None:
+    """``runner.<piece>(*args)`` when finished or ``run_missing``; else a note and ``None``."""
+    done = finished_file(runner, piece, *args)
+    if not done.is_file() and not run_missing:
+        print(f"skipped: no finished {piece} at {done.parent} and RUN_MISSING is off")
+        return None
+    with training_output(runner):
+        return getattr(runner, piece)(*args)
+
+
+def read_log(path: str | Path) -> pd.DataFrame:
+    """A ``log.jsonl`` as a DataFrame: training records and ``stage == "eval"`` records."""
+    with open(path, encoding="utf-8") as handle:
+        return pd.DataFrame([json.loads(line) for line in handle if line.strip()])
+
+
+def save(fig: Figure, runner, name: str) -> Path:
+    """Save ``fig`` as ``work/figures/<name>.png`` and return the path."""
+    return save_figure(fig, Path(runner.work) / "figures" / name)[0]
+
+
+def seed_scores(results: pd.DataFrame, table: str) -> pd.DataFrame:
+    """Each seed's primary dev metric (x100) for the rows of ``table``, in the paper's order.
+
+    ``results`` is :func:`analysis.tables.load_results`; like the tables, Table 3's
+    "TinyBERT4" and Table 4's "Uniform" rows are Table 2's TinyBERT4 run.
+    """
+    primary = results["metric"] == results["task"].map(PRIMARY_METRIC)
+    scored = results[(results["split"] == DEV_SPLIT) & primary]
+    rows = scored[scored["table"] == table]
+    shared = SAME_RUN_AS_FULL.get(table)
+    if shared is not None and shared not in set(rows["row"]):
+        full_table, full_row = FULL_RUN
+        full = scored[(scored["table"] == full_table) & (scored["row"] == full_row)]
+        rows = pd.concat([full.assign(table=table, row=shared), rows])
+    order = {row: i for i, row in enumerate(PAPER_REFERENCE[table])}
+    rows = rows.sort_values("row", key=lambda r: r.map(order).fillna(len(order)), kind="stable")
+    return rows.assign(score=rows["value"] * 100, task=rows["task"].map(TASK_LABELS))
+
+
+def plot_seed_scores(scores: pd.DataFrame, table: str, title: str) -> Figure:
+    """One panel per task: each seed (dot), the mean (bar) and the paper's value (diamond)."""
+    tasks = [label for label in TASK_LABELS.values() if label in set(scores["task"])]
+    rows = list(PAPER_REFERENCE[table])
+    rows += [row for row in scores["row"].unique() if row not in rows]
+    paper = paper_table(table)
+    fig = Figure(figsize=(3.6 * max(1, len(tasks)), 0.45 * len(rows) + 1.4), layout="constrained")
+    axes = fig.subplots(1, max(1, len(tasks)), sharey=True, squeeze=False)[0]
+    for ax, task in zip(axes, tasks, strict=False):
+        for y, row in enumerate(rows):
+            values = scores.loc[(scores["task"] == task) & (scores["row"] == row), "score"]
+            ax.scatter(values, [y] * len(values), color="tab:blue", s=18, zorder=3)
+            if len(values):
+                ax.plot([values.mean()] * 2, [y - 0.3, y + 0.3], color="tab:blue", lw=2)
+            if task in paper.columns and row in paper.index:
+                ax.scatter(
+                    paper.loc[row, task],
+                    y,
+                    marker="D",
+                    facecolors="none",
+                    edgecolors="tab:red",
+                    s=40,
+                    zorder=3,
+                )
+        ax.set_title(task)
+        ax.set_xlabel("dev score x100")
+        ax.grid(axis="x", alpha=0.3)
+    axes[0].set_yticks(range(len(rows)), labels=rows)
+    axes[0].invert_yaxis()
+    fig.suptitle(f"{title}\nours: dots = seeds, bar = mean; paper: red diamond")
+    return fig
