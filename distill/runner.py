@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -315,6 +316,8 @@ class Runner:
         best, argv, seconds = self._train_student(experiment, task, seed)
         keys = {"table": table, "row": experiment.label, "task": task, "seed": seed}
         self._record(path, keys, argv, best, task, seconds)
+        for stage in ("stage1", "stage2"):  # resume state, useless once the result is stored
+            shutil.rmtree(best.parents[1] / stage / "checkpoint", ignore_errors=True)
         return path
 
     def run_table(

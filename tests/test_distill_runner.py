@@ -47,6 +47,7 @@ def test_table_runs_store_results_with_their_recipe(finished):
         assert (runner.results_dir / shared).is_file()
     augment = json.loads((runner.results_dir / "augment/rte.json").read_text())
     assert augment["output_lines"] > augment["input_lines"]
+    assert not list((runner.work / "runs").rglob("checkpoint"))  # resume state is cleaned up
     table = load_results(runner.results_dir)
     assert sorted(table["row"].unique()) == ["TinyBERT4", "w/o DA", "w/o GD", "w/o TD"]
 
