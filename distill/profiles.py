@@ -10,6 +10,7 @@ Every number that differs from the paper is here, so a table can say what was re
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,9 +56,10 @@ class Profile:
     dev_limit: int | None = None
 
     def describe(self) -> dict:
-        """JSON-ready form, stored with every result."""
+        """JSON-ready form, stored with every result; paths relative to the project root,
+        so that the same profile reads the same in every clone."""
         return {
-            key: str(value) if isinstance(value, Path) else value
+            key: os.path.relpath(value, ROOT) if isinstance(value, Path) else value
             for key, value in self.__dict__.items()
         }
 
