@@ -19,6 +19,10 @@ mapping. Each finished run writes ``results/<profile>/<table>/<row>/<task>/seed<
 (the schema :mod:`analysis.tables` reads) with its metrics, the exact command, profile,
 commit and wall time; teacher and general-distillation results go beside them.
 
+Several runners may share one work folder (e.g. one per CPU core): each shared piece is
+built under a lock by the first runner that needs it while the others wait, and a run that
+another runner is training is skipped, so the runners split the remaining runs between them.
+
 Seeds vary task distillation (student head, data order, dropout); the fine-tuned teacher,
 the general-distilled student and the augmented data are shared by all seeds of a row.
 Table 3's "TinyBERT4" and Table 4's "Uniform" rows are the same run as Table 2's, as in
@@ -33,9 +37,12 @@ import random
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
+from filelock import FileLock, Timeout
 
 from distill.experiments import EXPERIMENTS, TABLES, Experiment
 from distill.glue import get_task
@@ -165,70 +172,76 @@ class Runner:
         """The task's GLUE folder, training (and, for smoke, dev) sets reduced as profiled."""
         task = get_task(task_name)
         source, target = self.profile.glue_dir / task.directory, self.data_dir / task.directory
-        if (target / "done").is_file():
-            return target
-        if not source.is_dir():
-            raise FileNotFoundError(f"{source}: GLUE {task.directory} folder not found")
-        target.mkdir(parents=True, exist_ok=True)
-        for split in ("train", *task.dev_splits):
-            if split == "train":
-                limit = per_task(self.profile.train_limit, task.name)
-            else:
-                limit = self.profile.dev_limit
-            _sample_tsv(source / f"{split}.tsv", target / f"{split}.tsv", task.has_header, limit)
-        (target / "done").write_text("")
+        with self._building(f"data-{task.name}"):
+            if (target / "done").is_file():
+                return target
+            if not source.is_dir():
+                raise FileNotFoundError(f"{source}: GLUE {task.directory} folder not found")
+            target.mkdir(parents=True, exist_ok=True)
+            for split in ("train", *task.dev_splits):
+                if split == "train":
+                    limit = per_task(self.profile.train_limit, task.name)
+                else:
+                    limit = self.profile.dev_limit
+                source_file, target_file = source / f"{split}.tsv", target / f"{split}.tsv"
+                _sample_tsv(source_file, target_file, task.has_header, limit)
+            (target / "done").write_text("")
         return target
 
     def teacher(self, task_name: str) -> Path:
         """The fine-tuned teacher (best dev checkpoint); its dev metrics go to results."""
         folder = self.work / "teacher" / task_name
-        if not (folder / "config.json").is_file():
-            self.data(task_name)
-            started = time.time()
-            argv = [
-                "finetune",
-                *("--task", task_name, "--data-dir", str(self.data_dir)),
-                *("--model", self.pretrained_teacher(), "--output-dir", str(folder)),
-                *("--epochs", str(self.profile.finetune_epochs)),
-                *("--lr", str(self.profile.finetune_lr)),
-                *("--batch-size", str(self.profile.batch_size), "--seed", "0"),
-            ]
-            _distill(argv)
-            self._record(
-                self.results_dir / "teachers" / f"{task_name}.json",
-                {"task": task_name, "model": self.pretrained_teacher()},
-                argv,
-                folder / "best",
-                task_name,
-                time.time() - started,
-            )
+        with self._building(f"teacher-{task_name}"):
+            if not (folder / "config.json").is_file():
+                self.data(task_name)
+                started = time.time()
+                argv = [
+                    "finetune",
+                    *("--task", task_name, "--data-dir", str(self.data_dir)),
+                    *("--model", self.pretrained_teacher(), "--output-dir", str(folder)),
+                    *("--epochs", str(self.profile.finetune_epochs)),
+                    *("--lr", str(self.profile.finetune_lr)),
+                    *("--batch-size", str(self.profile.batch_size), "--seed", "0"),
+                ]
+                _distill(argv)
+                self._record(
+                    self.results_dir / "teachers" / f"{task_name}.json",
+                    {"task": task_name, "model": self.pretrained_teacher()},
+                    argv,
+                    folder / "best",
+                    task_name,
+                    time.time() - started,
+                )
         return folder / "best"
 
     def general(self) -> Path:
         """The general-distilled student (shared by every row except "w/o GD")."""
         folder = self.work / "general"
-        if not (folder / "config.json").is_file():
-            started = time.time()
-            argv = [
-                "general",
-                *("--teacher", self.pretrained_teacher(), "--corpus", str(self.profile.corpus)),
-                *("--student-preset", self.profile.student_preset),
-                *("--output-dir", str(folder), "--seed", "0"),
-                *("--epochs", str(self.profile.general_epochs)),
-                *("--max-length", str(self.profile.general_max_length)),
-                *("--batch-size", str(self.profile.batch_size)),
-            ]
-            if self.profile.general_max_lines:
-                argv += ["--max-lines", str(self.profile.general_max_lines)]
-            _distill(argv)
-            record = {
-                "command": ["python", "-m", "distill", *argv],
-                "profile": self.profile.describe(),
-                "commit": git_commit(),
-                "wall_time_s": round(time.time() - started, 1),
-                "final_log": _last_log(folder),
-            }
-            _write_json(self.results_dir / "general.json", record)
+        with self._building("general"):
+            if not (folder / "config.json").is_file():
+                started = time.time()
+                argv = [
+                    "general",
+                    *("--teacher", self.pretrained_teacher(), "--corpus", str(self.profile.corpus)),
+                    *("--student-preset", self.profile.student_preset),
+                    *("--output-dir", str(folder), "--seed", "0"),
+                    *("--epochs", str(self.profile.general_epochs)),
+                    *("--max-length", str(self.profile.general_max_length)),
+                    *("--batch-size", str(self.profile.batch_size)),
+                ]
+                if self.profile.general_lr is not None:
+                    argv += ["--lr", str(self.profile.general_lr)]
+                if self.profile.general_max_lines:
+                    argv += ["--max-lines", str(self.profile.general_max_lines)]
+                _distill(argv)
+                record = {
+                    "command": ["python", "-m", "distill", *argv],
+                    "profile": self.profile.describe(),
+                    "commit": git_commit(),
+                    "wall_time_s": round(time.time() - started, 1),
+                    "final_log": _last_log(folder),
+                }
+                _write_json(self.results_dir / "general.json", record)
         return folder
 
     def augmented(self, task_name: str) -> Path:
@@ -236,31 +249,41 @@ class Runner:
         from augment.cli import main as augment_main
 
         output = self.work / "augment" / task_name / "train_aug.tsv"
-        if output.is_file():
-            return output
-        task = get_task(task_name)
-        train = self.data(task_name) / "train.tsv"
-        started = time.time()
-        argv = [
-            *("--p_t", str(self.profile.p_t), "--k", str(self.profile.k)),
-            *("--n_a", str(per_task(self.profile.n_a, task_name))),
-            *("--input", str(train), "--output", str(output), "--task", task.name),
-            *("--mlm", self.masked_lm(), "--glove", self.profile.glove, "--seed", "0"),
-        ]
-        output.parent.mkdir(parents=True, exist_ok=True)
-        logger.info("python -m augment %s", " ".join(argv))
-        if augment_main(argv) != 0:
-            raise RuntimeError(f"augmentation of {train} failed: python -m augment {argv}")
-        record = {
-            "task": task_name,
-            "command": ["python", "-m", "augment", *argv],
-            "commit": git_commit(),
-            "wall_time_s": round(time.time() - started, 1),
-            "input_lines": _count_lines(train),
-            "output_lines": _count_lines(output),
-        }
-        _write_json(self.results_dir / "augment" / f"{task_name}.json", record)
+        with self._building(f"augment-{task_name}"):
+            if output.is_file():
+                return output
+            task = get_task(task_name)
+            train = self.data(task_name) / "train.tsv"
+            started = time.time()
+            argv = [
+                *("--p_t", str(self.profile.p_t), "--k", str(self.profile.k)),
+                *("--n_a", str(per_task(self.profile.n_a, task_name))),
+                *("--input", str(train), "--output", str(output), "--task", task.name),
+                *("--mlm", self.masked_lm(), "--glove", self.profile.glove, "--seed", "0"),
+            ]
+            output.parent.mkdir(parents=True, exist_ok=True)
+            logger.info("python -m augment %s", " ".join(argv))
+            if augment_main(argv) != 0:
+                raise RuntimeError(f"augmentation of {train} failed: python -m augment {argv}")
+            record = {
+                "task": task_name,
+                "command": ["python", "-m", "augment", *argv],
+                "commit": git_commit(),
+                "wall_time_s": round(time.time() - started, 1),
+                "input_lines": _count_lines(train),
+                "output_lines": _count_lines(output),
+            }
+            _write_json(self.results_dir / "augment" / f"{task_name}.json", record)
         return output
+
+    def prepare(self, tasks: tuple[str, ...] | None = None) -> None:
+        """Build every shared piece the tables need: each task's teacher and augmented
+        set, then the general-distilled student (e.g. on one core while another runner
+        trains)."""
+        for task in tasks or self.profile.tasks:
+            self.teacher(task)
+            self.augmented(task)
+        self.general()
 
     # ---- runs ----------------------------------------------------------------------
 
@@ -299,39 +322,86 @@ class Runner:
             *("--stage2-epochs", str(self.profile.stage2_epochs)),
             *("--teacher-cache", str(self.cache)),
         ]
-        if experiment.general_distillation:
-            argv += ["--student", str(self.general())]
+        # The task's own pieces first: a parallel runner prepares them while another
+        # builds the general-distilled student.
         if experiment.augmentation:
             argv += ["--augmented-train", str(self.augmented(task_name))]
+        if experiment.general_distillation:
+            argv += ["--student", str(self.general())]
         if self.profile.stage1_epochs is not None:
             argv += ["--stage1-epochs", str(self.profile.stage1_epochs)]
+        if self.profile.stage1_lr is not None:
+            argv += ["--stage1-lr", str(self.profile.stage1_lr)]
+        if self.profile.stage2_lr is not None:
+            argv += ["--stage2-lr", str(self.profile.stage2_lr)]
         return argv
 
-    def run(self, table: str, experiment: Experiment, task: str, seed: int) -> Path:
-        """One result file: skipped when it exists, else trained (or resumed) and scored."""
+    def run(self, table: str, experiment: Experiment, task: str, seed: int) -> Path | None:
+        """One result file: kept when it exists, else trained (or resumed) and scored.
+
+        ``None`` when another runner is training this run right now.
+        """
         path = self.result_path(table, experiment, task, seed)
         if path.is_file():
             return path
         table, experiment = _canonical(table, experiment)
-        best, argv, seconds = self._train_student(experiment, task, seed)
-        keys = {"table": table, "row": experiment.label, "task": task, "seed": seed}
-        self._record(path, keys, argv, best, task, seconds)
-        for stage in ("stage1", "stage2"):  # resume state, useless once the result is stored
-            shutil.rmtree(best.parents[1] / stage / "checkpoint", ignore_errors=True)
+        lock = self._lock(f"run-{experiment.name}-{task}-seed{seed}")
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            logger.info("%s %s seed %d: another runner is on it, skipped", table, task, seed)
+            return None
+        try:
+            if path.is_file():  # finished by another runner since the first look
+                return path
+            best, argv, seconds = self._train_student(experiment, task, seed)
+            keys = {"table": table, "row": experiment.label, "task": task, "seed": seed}
+            self._record(path, keys, argv, best, task, seconds)
+            for stage in ("stage1", "stage2"):  # resume state, useless once stored
+                shutil.rmtree(best.parents[1] / stage / "checkpoint", ignore_errors=True)
+        finally:
+            lock.release()
         return path
+
+    def run_tables(
+        self,
+        tables: tuple[str, ...],
+        tasks: tuple[str, ...] | None = None,
+        seeds: tuple[int, ...] | None = None,
+    ) -> list[Path]:
+        """Every row x task x seed of ``tables``, seed-major: a budget that runs out still
+        leaves every table with complete first seeds. Returns the result files written or
+        found (runs another runner holds are left to it)."""
+        unknown = [table for table in tables if table not in TABLES]
+        if unknown:
+            raise ValueError(f"unknown tables {unknown}; use {sorted(TABLES)}")
+        paths = []
+        for seed in seeds or self.profile.seeds:
+            for task in tasks or self.profile.tasks:
+                for table in tables:
+                    for experiment in TABLES[table]:
+                        path = self.run(table, experiment, task, seed)
+                        if path is not None:
+                            paths.append(path)
+        return paths
 
     def run_table(
         self, table: str, tasks: tuple[str, ...] | None = None, seeds: tuple[int, ...] | None = None
     ) -> list[Path]:
-        """Every row x task x seed of ``table`` (task-major, so shared pieces come first)."""
-        if table not in TABLES:
-            raise ValueError(f"unknown table {table!r}; use one of {sorted(TABLES)}")
-        paths = []
-        for task in tasks or self.profile.tasks:
-            for seed in seeds or self.profile.seeds:
-                for experiment in TABLES[table]:
-                    paths.append(self.run(table, experiment, task, seed))
-        return paths
+        """Every row x task x seed of one table (see :meth:`run_tables`)."""
+        return self.run_tables((table,), tasks, seeds)
+
+    def _lock(self, name: str) -> FileLock:
+        path = self.work / "locks" / f"{name}.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return FileLock(path)
+
+    @contextmanager
+    def _building(self, piece: str) -> Iterator[None]:
+        """Hold ``piece``'s lock: parallel runners build a shared piece once, the others
+        wait for it and then find it finished."""
+        with self._lock(piece):
+            yield
 
     def status(self, tables: tuple[str, ...] = tuple(TABLES)) -> list[dict]:
         """Which result files exist, one entry per (table, row, task, seed)."""
@@ -418,7 +488,7 @@ def _last_log(folder: Path) -> dict | None:
 
 
 def main(argv: list[str]) -> int:
-    """``python -m distill experiments {run,status}``."""
+    """``python -m distill experiments {run,prepare,status}``."""
     import argparse
 
     from distill.profiles import PROFILES, get_profile
@@ -426,9 +496,14 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m distill experiments",
         description="Run the paper's Tables 2-4 for a profile; finished runs are skipped and "
-        "interrupted ones resume.",
+        "interrupted ones resume. Start one runner per core on the same folders to share "
+        "the work.",
     )
-    parser.add_argument("action", choices=("run", "status"))
+    parser.add_argument(
+        "action",
+        choices=("run", "prepare", "status"),
+        help="run the tables' runs; prepare only their shared pieces; status of the runs",
+    )
     parser.add_argument("tables", nargs="*", default=list(TABLES), help="default: all tables")
     parser.add_argument("--profile", choices=sorted(PROFILES), default="cpu")
     parser.add_argument("--tasks", help="comma-separated subset of the profile's tasks")
@@ -449,6 +524,8 @@ def main(argv: list[str]) -> int:
         return 0
     tasks = tuple(args.tasks.split(",")) if args.tasks else None
     seeds = tuple(int(s) for s in args.seeds.split(",")) if args.seeds else None
-    for table in args.tables:
-        runner.run_table(table, tasks, seeds)
+    if args.action == "prepare":
+        runner.prepare(tasks)
+    else:
+        runner.run_tables(tuple(args.tables), tasks, seeds)
     return 0

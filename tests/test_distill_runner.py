@@ -4,6 +4,7 @@ import dataclasses
 import json
 
 import pytest
+from filelock import FileLock
 from test_distill_cli import write_corpus, write_rte
 
 from analysis.tables import load_results
@@ -25,6 +26,8 @@ def finished(tmp_path_factory, tiny_glove_file):
         seeds=(0,),
         glove=str(tiny_glove_file),
         batch_size=4,
+        general_lr=1e-3,
+        stage2_lr=2e-4,
     )
     runner = Runner(profile, root / "work", root / "results")
     paths = runner.run_table("table2")
@@ -43,8 +46,13 @@ def test_table_runs_store_results_with_their_recipe(finished):
     assert record["command"][record["command"].index("--experiment") + 1] == "no-gd"
     assert "--student" not in record["command"]  # w/o GD starts from a random student
     assert record["profile"]["name"] == "smoke" and record["commit"]
+    command = record["command"]
+    assert command[command.index("--stage2-lr") + 1] == "0.0002"
+    assert "--stage1-lr" not in command  # unset in the profile: the CLI's (paper's) default
     for shared in ("teachers/rte.json", "general.json", "augment/rte.json"):
         assert (runner.results_dir / shared).is_file()
+    general = json.loads((runner.results_dir / "general.json").read_text())["command"]
+    assert general[general.index("--lr") + 1] == "0.001"
     augment = json.loads((runner.results_dir / "augment/rte.json").read_text())
     assert augment["output_lines"] > augment["input_lines"]
     assert not list((runner.work / "runs").rglob("checkpoint"))  # resume state is cleaned up
@@ -58,6 +66,17 @@ def test_finished_runs_are_skipped(finished, monkeypatch):
     monkeypatch.setattr(runner_module, "_distill", calls.append)
     assert runner.run_table("table2") == paths
     assert calls == []
+
+
+def test_a_run_another_runner_holds_is_left_to_it(finished, monkeypatch):
+    runner, _ = finished
+    calls = []
+    monkeypatch.setattr(runner_module, "_distill", calls.append)
+    held = FileLock(runner.work / "locks" / "run-no-embd-rte-seed0.lock")
+    with held.acquire(timeout=0):
+        assert runner.run("table3", EXPERIMENTS["no-embd"], "rte", 0) is None
+    assert calls == []
+    assert not runner.result_path("table3", EXPERIMENTS["no-embd"], "rte", 0).exists()
 
 
 def test_rows_repeating_the_full_run_share_it(finished):
