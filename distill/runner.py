@@ -107,6 +107,9 @@ class Runner:
         )
         self.results_dir = Path(results_dir or default_results)
         self.data_dir = self.work / "glue"
+        # The code this process runs is the code checked out when it started; later
+        # commits or edits must not be credited with its results.
+        self.commit = git_commit()
         self.cache = self.work / "teacher-cache"
         self._check_profile()
 
@@ -237,7 +240,7 @@ class Runner:
                 record = {
                     "command": ["python", "-m", "distill", *argv],
                     "profile": self.profile.describe(),
-                    "commit": git_commit(),
+                    "commit": self.commit,
                     "wall_time_s": round(time.time() - started, 1),
                     "final_log": _last_log(folder),
                 }
@@ -268,7 +271,7 @@ class Runner:
             record = {
                 "task": task_name,
                 "command": ["python", "-m", "augment", *argv],
-                "commit": git_commit(),
+                "commit": self.commit,
                 "wall_time_s": round(time.time() - started, 1),
                 "input_lines": _count_lines(train),
                 "output_lines": _count_lines(output),
@@ -445,7 +448,7 @@ class Runner:
             "selected": json.loads(selection.read_text()) if selection.is_file() else None,
             "command": ["python", "-m", "distill", *argv],
             "profile": self.profile.describe(),
-            "commit": git_commit(),
+            "commit": self.commit,
             "wall_time_s": round(seconds, 1),
         }
         _write_json(path, record)

@@ -112,3 +112,20 @@ def test_a_changed_profile_cannot_reuse_the_folders(finished):
     changed = dataclasses.replace(runner.profile, stage2_epochs=7)
     with pytest.raises(ValueError, match=r"another configuration .* \['stage2_epochs'\]"):
         Runner(changed, runner.work, runner.results_dir)
+
+
+def test_prepare_builds_the_shared_pieces_and_no_run(tmp_path, tiny_glove_file):
+    profile = dataclasses.replace(
+        PROFILES["smoke"],
+        glue_dir=write_rte(tmp_path / "glue"),
+        corpus=write_corpus(tmp_path / "corpus.txt"),
+        tasks=("rte",),
+        glove=str(tiny_glove_file),
+        batch_size=4,
+    )
+    runner = Runner(profile, tmp_path / "work", tmp_path / "results")
+    runner.prepare()
+    assert (runner.work / "teacher/rte/best/config.json").is_file()
+    assert (runner.work / "augment/rte/train_aug.tsv").is_file()
+    assert (runner.work / "general/config.json").is_file()
+    assert not (runner.work / "runs").exists() and not (runner.results_dir / "table2").exists()
