@@ -202,7 +202,7 @@ class Runner:
                     "finetune",
                     *("--task", task_name, "--data-dir", str(self.data_dir)),
                     *("--model", self.pretrained_teacher(), "--output-dir", str(folder)),
-                    *("--epochs", str(self.profile.finetune_epochs)),
+                    *("--epochs", str(per_task(self.profile.finetune_epochs, task_name))),
                     *("--lr", str(self.profile.finetune_lr)),
                     *("--batch-size", str(self.profile.batch_size), "--seed", "0"),
                 ]
