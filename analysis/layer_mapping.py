@@ -60,6 +60,31 @@ def attention_mse_matrix(
     return total / count
 
 
+def attention_loss_baselines(
+    student: Sequence[Example], teacher: Sequence[Example], mapping: Sequence[int]
+) -> dict[str, np.ndarray]:
+    """Per student layer: its attention-score loss against teacher layer ``mapping[m]``
+    (1-based), beside two students that have learned nothing about attention.
+
+    ``zero`` is the loss of all-zero scores; ``uniform`` is the loss of the best scores
+    that are constant along each row (the row means of the teacher's scores) -- every such
+    student attends uniformly, so a loss at or above ``uniform`` means the student has
+    not learned where to attend, however low the loss looks in absolute terms. All three
+    are means over heads and all (query, key) pairs of real tokens, as in ``"masked"``
+    mode of ``distill.losses.attention_loss``.
+    """
+    sums = {"student": 0.0, "zero": 0.0, "uniform": 0.0}
+    count = 0
+    for s_example, t_example in zip(student, teacher, strict=True):
+        targets = t_example.scores[[layer - 1 for layer in mapping]]  # (M, heads, n, n)
+        row_means = targets.mean(axis=-1, keepdims=True)
+        sums["student"] = sums["student"] + ((s_example.scores - targets) ** 2).sum(axis=(1, 2, 3))
+        sums["zero"] = sums["zero"] + (targets**2).sum(axis=(1, 2, 3))
+        sums["uniform"] = sums["uniform"] + ((targets - row_means) ** 2).sum(axis=(1, 2, 3))
+        count += targets[0].size
+    return {name: total / count for name, total in sums.items()}
+
+
 def mapping_strategies(student_layers: int, teacher_layers: int) -> dict[str, list[int]]:
     """The paper's mappings as 1-based teacher layers for student layers 1..M.
 

@@ -13,8 +13,9 @@ import pytest  # noqa: E402
 from tiny import make_masked_lm  # noqa: E402
 from transformers import AutoModel, AutoTokenizer  # noqa: E402
 
-from analysis.extract import extract  # noqa: E402
+from analysis.extract import Example, extract  # noqa: E402
 from analysis.layer_mapping import (  # noqa: E402
+    attention_loss_baselines,
     attention_mse_matrix,
     best_monotone_mapping,
     cka_matrix,
@@ -106,3 +107,21 @@ def test_layer_pair_matrices_on_tiny_models(teacher_and_student):
     assert len(cka_figure.axes) == len(mse_figure.axes) == 2  # heat map + colour bar
     labels = [line.get_label() for line in cka_figure.axes[0].get_lines()]
     assert labels == ["uniform", "top", "bottom", "best CKA"]
+
+
+def _scores_only(scores: np.ndarray) -> Example:
+    n = scores.shape[-1]
+    return Example(["t"] * n, scores, scores, np.zeros((1, n, 2)), [[i] for i in range(n)])
+
+
+def test_attention_loss_baselines_on_hand_made_scores():
+    # One head, two tokens; the teacher's layer 2 rows are (1, 3) and (0, 0).
+    teacher = np.zeros((2, 1, 2, 2))
+    teacher[1, 0] = [[1.0, 3.0], [0.0, 0.0]]
+    uniform_student = np.full((1, 1, 2, 2), 7.0)  # constant scores: uniform attention
+    losses = attention_loss_baselines([_scores_only(uniform_student)], [_scores_only(teacher)], [2])
+    assert losses["zero"] == pytest.approx([(1 + 9) / 4])
+    assert losses["uniform"] == pytest.approx([(1 + 1) / 4])  # row means 2 and 0
+    assert losses["student"] == pytest.approx([(36 + 16 + 49 + 49) / 4])
+    perfect = attention_loss_baselines([_scores_only(teacher[1:])], [_scores_only(teacher)], [2])
+    assert perfect["student"] == pytest.approx([0.0])
