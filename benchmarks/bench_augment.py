@@ -11,7 +11,10 @@ Both run on the same sentences with the same masked LM and GloVe vectors:
 
 Sampling (N_a draws per sentence) is the same code in both and is timed in both. The
 script prints sentences/s for each, their ratio, and whether both produced the same
-candidate sets. Usage:
+candidate sets. ``--roofline`` also counts the floating-point operations of both paths
+(``torch.utils.flop_counter``) and times a large fp32 matmul, to show how far the batched
+path is from this CPU's arithmetic limit and what speed-up that limit allows at all.
+Usage:
 
     python benchmarks/bench_augment.py --sentences 500 --mlm ../shared/assets/models/minilm-wiki-mlm
 """
@@ -26,6 +29,7 @@ import time
 from pathlib import Path
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from augment.augmenter import Augmenter, AugmentSettings
 from augment.glove import GloveNeighbours
@@ -42,6 +46,42 @@ def read_sentences(path: Path, count: int) -> list[str]:
     return [line.split("\t")[0] for line in lines]
 
 
+def matmul_gflops(size: int = 2048, repeats: int = 10) -> float:
+    """fp32 GFLOP/s of a large square matmul: about the most this CPU's cores deliver."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    torch.matmul(a, b)
+    started = time.perf_counter()
+    for _ in range(repeats):
+        torch.matmul(a, b)
+    return 2 * size**3 * repeats / (time.perf_counter() - started) / 1e9
+
+
+def counted_gflop(work) -> float:
+    """GFLOP of the matmuls ``work()`` runs (attention, linear layers, vocabulary head)."""
+    with FlopCounterMode(display=False) as counter:
+        work()
+    return counter.get_total_flops() / 1e9
+
+
+def roofline(figures: dict, augmenter, reference, sentences: list[str]) -> dict:
+    """FLOPs of both paths, the machine's matmul rate, and the speed-up it allows."""
+    reference_gflop = counted_gflop(lambda: [reference.candidates(s) for s in sentences])
+    batched_gflop = counted_gflop(lambda: augmenter.plan(sentences))
+    peak = matmul_gflops()
+    reference_s = figures["sentences"] / figures["reference_sentences_per_s"]
+    batched_s = figures["sentences"] / figures["batched_sentences_per_s"]
+    return {
+        "reference_gflop": round(reference_gflop, 1),
+        "batched_gflop": round(batched_gflop, 1),
+        "flop_ratio": round(reference_gflop / batched_gflop, 2),
+        "reference_gflop_per_s": round(reference_gflop / reference_s, 1),
+        "batched_gflop_per_s": round(batched_gflop / batched_s, 1),
+        "matmul_peak_gflop_per_s": round(peak, 1),
+        # Even if every batched FLOP ran at the matmul peak (and sampling were free):
+        "speedup_ceiling_fp32": round(reference_s / (batched_gflop / peak), 1),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--input", type=Path, default=SST2, help="SST-2 train.tsv")
@@ -55,6 +95,11 @@ def main() -> None:
         "--bfloat16",
         action="store_true",
         help="also time the batched path in bfloat16 and count candidate sets that differ",
+    )
+    parser.add_argument(
+        "--roofline",
+        action="store_true",
+        help="also count both paths' FLOPs and time a large matmul (the CPU's fp32 limit)",
     )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
@@ -119,6 +164,15 @@ def main() -> None:
             a == b for a, b in zip(batched_outputs, reference_outputs, strict=True)
         ),
     }
+    if args.roofline:
+        figures |= roofline(figures, augmenter, reference, sentences)
+        print(
+            f"GFLOP reference {figures['reference_gflop']}, batched {figures['batched_gflop']} "
+            f"(ratio {figures['flop_ratio']}); GFLOP/s reference "
+            f"{figures['reference_gflop_per_s']}, batched {figures['batched_gflop_per_s']}, "
+            f"fp32 matmul {figures['matmul_peak_gflop_per_s']}"
+        )
+        print(f"  speed-up ceiling in fp32 at the matmul rate: {figures['speedup_ceiling_fp32']}x")
     if args.bfloat16:
         loaded.model.to(torch.bfloat16)
         augmenter.plan(sentences[:16])
