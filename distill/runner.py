@@ -51,18 +51,23 @@ from distill.profiles import BEST_LOCAL_MLM, PIP_MINILM, ROOT, TINY_RANDOM, Prof
 logger = logging.getLogger(__name__)
 
 FULL = EXPERIMENTS["full"]
+CODE_PATHS = ("augment", "distill", "analysis", "pyproject.toml")
 SHARED_MLM = ROOT.parent / "shared" / "assets" / "models" / "minilm-wiki-mlm"
 
 
-def git_commit() -> str:
-    """The checked-out commit, with ``-dirty`` when tracked files have uncommitted changes."""
+def git_commit(root: Path = ROOT) -> str:
+    """The checked-out commit, with ``-dirty`` when the code differs from it.
+
+    Only the packages and the project file count as code: results and documentation
+    change while runs go on, and must not mark the runs as made by uncommitted code.
+    """
     try:
         commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=ROOT,
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", *CODE_PATHS],
+            cwd=root,
             capture_output=True,
             text=True,
             check=True,

@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import subprocess
 
 import pytest
 from filelock import FileLock
@@ -11,7 +12,7 @@ from analysis.tables import load_results
 from distill import runner as runner_module
 from distill.experiments import EXPERIMENTS
 from distill.profiles import PROFILES, get_profile
-from distill.runner import Runner, main
+from distill.runner import Runner, git_commit, main
 
 
 @pytest.fixture(scope="module")
@@ -129,3 +130,21 @@ def test_prepare_builds_the_shared_pieces_and_no_run(tmp_path, tiny_glove_file):
     assert (runner.work / "augment/rte/train_aug.tsv").is_file()
     assert (runner.work / "general/config.json").is_file()
     assert not (runner.work / "runs").exists() and not (runner.results_dir / "table2").exists()
+
+
+def test_only_uncommitted_code_marks_the_commit_dirty(tmp_path):
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    (tmp_path / "distill").mkdir()
+    (tmp_path / "distill" / "code.py").write_text("x = 1\n")
+    (tmp_path / "README.md").write_text("notes\n")
+    git("init", "-q")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "start")
+    clean = git_commit(tmp_path)
+    assert len(clean) == 40
+    (tmp_path / "README.md").write_text("results are being written\n")
+    assert git_commit(tmp_path) == clean
+    (tmp_path / "distill" / "code.py").write_text("x = 2\n")
+    assert git_commit(tmp_path) == clean + "-dirty"
