@@ -6,7 +6,11 @@ One JSON file per run at ``results/<table>/<row>/<task>/seed<k>.json``::
 
     {"table": "table2", "row": "w/o GD", "task": "mrpc", "seed": 0,
      "metrics": {"f1": 0.85, "acc": 0.80}, "config": {...}, "commit": "...",
-     "wall_time_s": 123.4}
+     "wall_time_s": 123.4, "train_seconds": 456.7}
+
+``wall_time_s`` is the process that finished the run (shared pieces such as the teacher
+excluded); ``train_seconds`` (optional) is the training time of its stages summed over
+every process that worked on them, so it counts a resumed run in full.
 
 The JSON fields are authoritative and the directories only group files, so a row such as
 ``w/o GD`` may live in a slug directory like ``wo_gd``. ``row`` should be spelled as in the
@@ -79,7 +83,8 @@ SAME_RUN_AS_FULL = {"table3": "TinyBERT4", "table4": "Uniform"}
 def load_results(root: str | Path) -> pd.DataFrame:
     """Read every ``seed*.json`` under ``root`` into one row per (run, metric).
 
-    Columns: ``table, row, task, seed, split, metric, value, commit, wall_time_s, path``.
+    Columns: ``table, row, task, seed, split, metric, value, commit, wall_time_s,
+    train_seconds, path``.
     """
     records = []
     for path in sorted(Path(root).rglob("seed*.json")):
@@ -100,11 +105,13 @@ def load_results(root: str | Path) -> pd.DataFrame:
                     "value": float(value),
                     "commit": run.get("commit"),
                     "wall_time_s": run.get("wall_time_s"),
+                    "train_seconds": run.get("train_seconds"),
                     "path": str(path),
                 }
             )
     columns = ["table", "row", "task", "seed", "split", "metric", "value"]
-    return pd.DataFrame(records, columns=[*columns, "commit", "wall_time_s", "path"])
+    provenance = ["commit", "wall_time_s", "train_seconds", "path"]
+    return pd.DataFrame(records, columns=[*columns, *provenance])
 
 
 def aggregate(results: pd.DataFrame) -> pd.DataFrame:

@@ -364,6 +364,7 @@ class Runner:
                 return path
             best, argv, seconds = self._train_student(experiment, task, seed)
             keys = {"table": table, "row": experiment.label, "task": task, "seed": seed}
+            keys["train_seconds"] = _training_seconds(best.parents[1])
             self._record(path, keys, argv, best, task, seconds)
             for stage in ("stage1", "stage2"):  # resume state, useless once stored
                 shutil.rmtree(best.parents[1] / stage / "checkpoint", ignore_errors=True)
@@ -485,6 +486,17 @@ def _sample_tsv(source: Path, target: Path, header: bool, limit: int | None) -> 
 def _count_lines(path: Path) -> int:
     with path.open("rb") as handle:
         return sum(1 for _ in handle)
+
+
+def _training_seconds(run_folder: Path) -> float | None:
+    """Training time of a run's stages summed over every process that worked on them
+    (resumed runs included), from their final checkpoints; ``None`` if not recorded."""
+    total, found = 0.0, False
+    for progress in run_folder.glob("stage*/checkpoint/progress.json"):
+        seconds = json.loads(progress.read_text()).get("seconds")
+        if seconds is not None:
+            total, found = total + seconds, True
+    return round(total, 1) if found else None
 
 
 def _last_log(folder: Path) -> dict | None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -125,13 +126,17 @@ def train(
         module.to(accelerator.device)
 
     checkpoint = out / "checkpoint"
-    progress = {"epoch": 0, "batches": 0, "step": 0, "best": None}
+    progress = {"epoch": 0, "batches": 0, "step": 0, "best": None, "seconds": 0.0}
     if (checkpoint / "progress.json").is_file():
         accelerator.load_state(checkpoint)
         progress = json.loads((checkpoint / "progress.json").read_text())
         accelerator.print(f"resuming from {checkpoint} at step {progress['step']}")
+    # Training time up to the checkpoint, summed over resumed processes (time lost to an
+    # interruption after the last checkpoint is not counted: those steps are redone).
+    clock_start = time.perf_counter() - progress.get("seconds", 0.0)
 
     def save_checkpoint() -> None:
+        progress["seconds"] = round(time.perf_counter() - clock_start, 3)
         accelerator.save_state(checkpoint)
         if accelerator.is_main_process:
             (checkpoint / "progress.json").write_text(json.dumps(progress))

@@ -47,6 +47,7 @@ def test_table_runs_store_results_with_their_recipe(finished):
     assert record["command"][record["command"].index("--experiment") + 1] == "no-gd"
     assert "--student" not in record["command"]  # w/o GD starts from a random student
     assert record["profile"]["name"] == "smoke" and record["commit"]
+    assert record["train_seconds"] > 0 and record["wall_time_s"] > 0
     command = record["command"]
     assert command[command.index("--stage2-lr") + 1] == "0.0002"
     assert "--stage1-lr" not in command  # unset in the profile: the CLI's (paper's) default

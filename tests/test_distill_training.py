@@ -87,7 +87,11 @@ def test_resume_continues_the_same_loss_curve(setup):
     main([*interrupted, "--stop-after", "3"])  # mid-epoch: epoch 1, one batch done
     assert [s for s, _ in losses(root / "resumed")] == [1, 2, 3]
     assert not (root / "resumed" / "config.json").exists()
+    progress = root / "resumed" / "checkpoint" / "progress.json"
+    banked = json.loads(progress.read_text())["seconds"]
+    assert banked > 0
     main([*interrupted, "--stop-after", "3"])  # the same command resumes
+    assert json.loads(progress.read_text())["seconds"] > banked  # time of both processes
     straight, resumed = losses(root / "straight"), losses(root / "resumed")
     assert [s for s, _ in resumed] == list(range(1, 7))
     assert [loss for _, loss in resumed] == pytest.approx([loss for _, loss in straight], rel=1e-5)
