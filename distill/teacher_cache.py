@@ -70,7 +70,8 @@ class TeacherCache:
         if not all(self._path(i).is_file() for i in indices):
             hidden, scores = compute(batch)
             self._store(indices, batch["attention_mask"], hidden, scores)
-            return hidden, scores
+        # Always what the cache holds (fp16, zero padding), also right after computing it:
+        # a run must not depend on whether it was the first to need these targets.
         return self._load(indices, batch["attention_mask"])
 
     def _store(self, indices, mask, hidden, scores) -> None:

@@ -35,9 +35,13 @@ def test_cached_targets_equal_computed_ones(tmp_path):
         return distiller.teacher_targets(teacher, b)
 
     cache = TeacherCache(tmp_path / "cache", {"teacher": "tiny"})
-    fresh = cache.targets(batch, compute)
-    cached = cache.targets(batch, compute)
+    first = cache.targets(batch, compute)  # computed and stored
+    cached = cache.targets(batch, compute)  # read back
     assert len(calls) == 1 and len(list(cache.directory.glob("*.safetensors"))) == 3
+    # The run that fills the cache sees exactly what later runs read: same seed, same run.
+    for got, want in zip([*cached[0], *cached[1]], [*first[0], *first[1]], strict=True):
+        assert torch.equal(got, want)
+    fresh = distiller.teacher_targets(teacher, batch)
     mask = batch["attention_mask"].bool()
     for got, want in zip(cached[0], fresh[0], strict=True):
         torch.testing.assert_close(got[mask], want[mask], atol=2e-3, rtol=2e-3)
