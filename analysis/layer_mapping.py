@@ -64,23 +64,30 @@ def attention_loss_baselines(
     student: Sequence[Example], teacher: Sequence[Example], mapping: Sequence[int]
 ) -> dict[str, np.ndarray]:
     """Per student layer: its attention-score loss against teacher layer ``mapping[m]``
-    (1-based), beside two students that have learned nothing about attention.
+    (1-based), beside students that have learned nothing about attention.
 
-    ``zero`` is the loss of all-zero scores; ``uniform`` is the loss of the best scores
-    that are constant along each row (the row means of the teacher's scores) -- every such
-    student attends uniformly, so a loss at or above ``uniform`` means the student has
-    not learned where to attend, however low the loss looks in absolute terms. All three
-    are means over heads and all (query, key) pairs of real tokens, as in ``"masked"``
-    mode of ``distill.losses.attention_loss``.
+    ``student`` is the loss TinyBERT minimises; ``zero`` that of all-zero scores;
+    ``uniform`` that of the best scores constant along each row (the rows' means of the
+    teacher's scores), i.e. of the best student that attends uniformly. Adding a constant
+    to a row of scores changes the loss but not the attention, so ``student (centred)``
+    compares the scores with each row's mean removed from both: below ``uniform`` means
+    the student's attention has learned something of the teacher's beyond uniform. All
+    are means over heads and (query, key) pairs of real tokens.
     """
-    sums = {"student": 0.0, "zero": 0.0, "uniform": 0.0}
+    sums = {"student": 0.0, "student (centred)": 0.0, "zero": 0.0, "uniform": 0.0}
     count = 0
     for s_example, t_example in zip(student, teacher, strict=True):
         targets = t_example.scores[[layer - 1 for layer in mapping]]  # (M, heads, n, n)
-        row_means = targets.mean(axis=-1, keepdims=True)
-        sums["student"] = sums["student"] + ((s_example.scores - targets) ** 2).sum(axis=(1, 2, 3))
-        sums["zero"] = sums["zero"] + (targets**2).sum(axis=(1, 2, 3))
-        sums["uniform"] = sums["uniform"] + ((targets - row_means) ** 2).sum(axis=(1, 2, 3))
+        scores = s_example.scores
+        centred_targets = targets - targets.mean(axis=-1, keepdims=True)
+        centred_scores = scores - scores.mean(axis=-1, keepdims=True)
+        for name, error in (
+            ("student", scores - targets),
+            ("student (centred)", centred_scores - centred_targets),
+            ("zero", targets),
+            ("uniform", centred_targets),
+        ):
+            sums[name] = sums[name] + (error**2).sum(axis=(1, 2, 3))
         count += targets[0].size
     return {name: total / count for name, total in sums.items()}
 

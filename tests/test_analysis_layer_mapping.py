@@ -123,5 +123,8 @@ def test_attention_loss_baselines_on_hand_made_scores():
     assert losses["zero"] == pytest.approx([(1 + 9) / 4])
     assert losses["uniform"] == pytest.approx([(1 + 1) / 4])  # row means 2 and 0
     assert losses["student"] == pytest.approx([(36 + 16 + 49 + 49) / 4])
-    perfect = attention_loss_baselines([_scores_only(teacher[1:])], [_scores_only(teacher)], [2])
-    assert perfect["student"] == pytest.approx([0.0])
+    assert losses["student (centred)"] == pytest.approx(losses["uniform"])  # attends uniformly
+    shifted = teacher[1:] + np.array([5.0, -2.0])[None, None, :, None]  # same attention
+    perfect = attention_loss_baselines([_scores_only(shifted)], [_scores_only(teacher)], [2])
+    assert perfect["student"] == pytest.approx([(25 + 25 + 4 + 4) / 4])
+    assert perfect["student (centred)"] == pytest.approx([0.0])
