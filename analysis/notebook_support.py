@@ -18,13 +18,12 @@ from matplotlib.figure import Figure
 
 from analysis.plots import save_figure
 from analysis.tables import (
-    DEV_SPLIT,
     FULL_RUN,
     PAPER_REFERENCE,
-    PRIMARY_METRIC,
     SAME_RUN_AS_FULL,
     TASK_LABELS,
     paper_table,
+    table_scores,
 )
 from distill.experiments import Experiment
 from distill.profiles import PROFILES, Profile
@@ -147,14 +146,7 @@ def seed_scores(results: pd.DataFrame, table: str) -> pd.DataFrame:
     ``results`` is :func:`analysis.tables.load_results`; like the tables, Table 3's
     "TinyBERT4" and Table 4's "Uniform" rows are Table 2's TinyBERT4 run.
     """
-    primary = results["metric"] == results["task"].map(PRIMARY_METRIC)
-    scored = results[(results["split"] == DEV_SPLIT) & primary]
-    rows = scored[scored["table"] == table]
-    shared = SAME_RUN_AS_FULL.get(table)
-    if shared is not None and shared not in set(rows["row"]):
-        full_table, full_row = FULL_RUN
-        full = scored[(scored["table"] == full_table) & (scored["row"] == full_row)]
-        rows = pd.concat([full.assign(table=table, row=shared), rows])
+    rows = table_scores(results, table)
     order = {row: i for i, row in enumerate(PAPER_REFERENCE[table])}
     rows = rows.sort_values("row", key=lambda r: r.map(order).fillna(len(order)), kind="stable")
     return rows.assign(score=rows["value"] * 100, task=rows["task"].map(TASK_LABELS))

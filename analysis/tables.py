@@ -32,6 +32,7 @@ We cannot run MNLI, so our columns are our tasks (MRPC, CoLA, SST-2, maybe RTE) 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -131,42 +132,106 @@ def _paper_row_label(row: str, table: str) -> str:
     return labels.get(row.casefold(), row)
 
 
+def table_scores(frame: pd.DataFrame, table: str) -> pd.DataFrame:
+    """The entries of ``frame`` that score ``table``: primary dev metrics, paper's row names.
+
+    ``frame`` is :func:`load_results` (one entry per run) or :func:`aggregate` (one per row
+    and task). Table 3's "TinyBERT4" and Table 4's "Uniform" rows are Table 2's TinyBERT4
+    run unless the table has runs of its own for them.
+    """
+    primary = frame["metric"] == frame["task"].map(PRIMARY_METRIC)
+    scored = frame[(frame["split"] == DEV_SPLIT) & primary]
+    rows = scored[scored["table"] == table].copy()
+    rows["row"] = [_paper_row_label(row, table) for row in rows["row"]]
+    shared_row = SAME_RUN_AS_FULL.get(table)
+    if shared_row is not None and shared_row not in set(rows["row"]):
+        full_table, full_row = FULL_RUN
+        is_full = (scored["table"] == full_table) & (
+            scored["row"].str.casefold() == full_row.casefold()
+        )
+        rows = pd.concat([scored[is_full].assign(table=table, row=shared_row), rows])
+    return rows
+
+
+def _paper_order(rows: Sequence[str], table: str) -> list[str]:
+    """The paper's rows of ``table`` in its order, then our extra rows among ``rows``."""
+    return list(PAPER_REFERENCE[table]) + [row for row in rows if row not in PAPER_REFERENCE[table]]
+
+
 def ours_table(aggregated: pd.DataFrame, table: str) -> pd.DataFrame:
     """Our primary metric per row and task (x100): columns ``(task label, mean|std|n)``.
 
     Rows follow the paper's order, then our extra rows. ``Avg`` is the mean over our tasks
     and stays empty while any task is missing, so a partial row is never averaged.
     """
-    scored = aggregated[
-        (aggregated["split"] == DEV_SPLIT)
-        & (aggregated["metric"] == aggregated["task"].map(PRIMARY_METRIC))
-    ]
-    ours = scored[scored["table"] == table].copy()
-    ours["row"] = [_paper_row_label(row, table) for row in ours["row"]]
-    shared_row = SAME_RUN_AS_FULL.get(table)
-    if shared_row is not None and shared_row not in set(ours["row"]):
-        full_table, full_row = FULL_RUN
-        full = scored[
-            (scored["table"] == full_table) & (scored["row"].str.casefold() == full_row.casefold())
-        ]
-        ours = pd.concat([ours, full.assign(table=table, row=shared_row)])
+    ours = table_scores(aggregated, table)
     ours[["mean", "std"]] *= 100
     tasks = [task for task in PRIMARY_METRIC if task in set(ours["task"])]
     wide = ours.pivot(index="row", columns="task", values=["mean", "std", "n"])
     wide = wide.swaplevel(axis=1).reindex(
         columns=pd.MultiIndex.from_product([tasks, ["mean", "std", "n"]])
     )
-    extra_rows = [row for row in wide.index if row not in PAPER_REFERENCE[table]]
-    wide = wide.reindex(list(PAPER_REFERENCE[table]) + extra_rows)
+    wide = wide.reindex(_paper_order(wide.index, table))
     task_means = wide.loc[:, [(task, "mean") for task in tasks]]
     wide[("Avg", "mean")] = task_means.mean(axis=1, skipna=False)
     return wide.rename(columns=TASK_LABELS, level=0)
 
 
-def _format(mean: float, std: float) -> str:
+def paired_gaps(results: pd.DataFrame, table: str) -> pd.DataFrame:
+    """Each row minus the table's first row on the same seed (x100), per task.
+
+    Columns ``(task label, mean|std|n|below)``: mean and sample std of the per-seed gaps,
+    the seeds run in both rows, and in how many of them the row scored below the first row.
+    Runs of one seed share its draws (student-head initialisation, data order when the data
+    are the same), so the gaps can be consistent across seeds even where the rows' own
+    spreads in :func:`ours_table` overlap. ``results`` is :func:`load_results`.
+    """
+    scores = table_scores(results, table)
+    first = next(iter(PAPER_REFERENCE[table]))
+    if first not in set(scores["row"]):
+        return pd.DataFrame()
+    values = scores.pivot(index=["row", "seed"], columns="task", values="value") * 100
+    others = values.drop(index=first, level="row")
+    gaps = others.sub(values.xs(first, level="row"), level="seed")
+    by_row = gaps.groupby(level="row", sort=False)
+    stats = {
+        "mean": by_row.mean(),
+        "std": by_row.std(),
+        "n": by_row.count(),
+        "below": (gaps < 0).groupby(level="row", sort=False).sum(),
+    }
+    tasks = [task for task in PRIMARY_METRIC if task in gaps.columns]
+    wide = pd.concat(stats, axis=1).swaplevel(axis=1)
+    wide = wide.reindex(columns=pd.MultiIndex.from_product([tasks, list(stats)]))
+    order = [row for row in _paper_order(wide.index, table) if row in wide.index]
+    return wide.reindex(order).rename(columns=TASK_LABELS, level=0)
+
+
+def gap_table(results: pd.DataFrame, table: str) -> pd.DataFrame:
+    """:func:`paired_gaps` as display strings, e.g. ``-2.4 ± 0.8 (3/3 below)``, after the
+    paper's gaps for the tasks the paper shares with us."""
+    gaps = paired_gaps(results, table)
+    tasks = list(gaps.columns.get_level_values(0).unique())
+    paper = paper_table(table)
+    paper_gaps = (paper - paper.iloc[0]).reindex(gaps.index)
+    display = pd.DataFrame(index=gaps.index)
+    display.index.name = "Setting"
+    for task in (task for task in tasks if task in PAPER_COLUMNS):
+        display[f"{task} (paper)"] = [_format(gap, np.nan, signed=True) for gap in paper_gaps[task]]
+    for task in tasks:
+        cells = gaps[task].itertuples(index=False)
+        display[f"{task} (ours)"] = [
+            MISSING if not n else f"{_format(mean, std, signed=True)} ({below}/{n} below)"
+            for mean, std, n, below in cells
+        ]
+    return display
+
+
+def _format(mean: float, std: float, signed: bool = False) -> str:
     if np.isnan(mean):
         return MISSING
-    return f"{mean:.1f}" if np.isnan(std) else f"{mean:.1f} ± {std:.1f}"
+    shown = f"{mean:+.1f}" if signed else f"{mean:.1f}"
+    return shown if np.isnan(std) else f"{shown} ± {std:.1f}"
 
 
 def comparison_table(aggregated: pd.DataFrame, table: str) -> pd.DataFrame:
@@ -248,18 +313,48 @@ def table_figure(frame: pd.DataFrame, title: str, note: str = PAPER_SOURCE) -> F
 def write_tables(
     results_root: str | Path, out_dir: str | Path, formats: Sequence[str] = ("png",)
 ) -> list[Path]:
-    """Write ``tableN.md`` plus one figure per format for Tables 2-4; return the paths."""
+    """Write, for Tables 2-4, ``tableN.md`` (the table, then its :func:`gap_table`) plus one
+    figure of the table per format; return the paths."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    aggregated = aggregate(load_results(results_root))
+    results = load_results(results_root)
+    aggregated = aggregate(results)
     written = []
     for table, title in TABLE_TITLES.items():
         display = comparison_table(aggregated, table)
+        gaps = gap_table(results, table)
+        first = next(iter(PAPER_REFERENCE[table]))
+        sections = [f"**{title}**\n\n{to_markdown(display)}\n_{PAPER_SOURCE}_\n"]
+        if not gaps.empty:
+            sections.append(
+                f"Each row minus {first} on the same seed (mean ± std over seeds; in how "
+                f"many seeds the row scored below {first}):\n\n{to_markdown(gaps)}"
+            )
         markdown = out_dir / f"{table}.md"
-        markdown.write_text(f"**{title}**\n\n{to_markdown(display)}\n_{PAPER_SOURCE}_\n")
+        markdown.write_text("\n".join(sections))
         written.append(markdown)
         written += save_figure(table_figure(display, title), out_dir / table, formats)
     return written
+
+
+def update_markdown(path: str | Path, sections: dict[str, str]) -> None:
+    """Replace the text between ``<!-- NAME:begin -->`` and ``<!-- NAME:end -->`` in ``path``
+    with ``sections[NAME]``, so that tables in a README are regenerated, never hand-copied.
+
+    Every marker pair must occur exactly once; the file is rewritten only when all do.
+    """
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    for name, body in sections.items():
+        begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+        block = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.DOTALL)
+        replacement = f"{begin}\n{body.strip()}\n{end}"
+        text, count = block.subn(lambda _, new=replacement: new, text)
+        if count != 1:
+            raise ValueError(f"{path}: expected one '{begin}' ... '{end}' block, found {count}")
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(path)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -269,10 +364,25 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m analysis.tables", description=main.__doc__)
     parser.add_argument("results", type=Path, help="e.g. results/cpu")
     parser.add_argument("out", type=Path, help="folder for tableN.md and tableN.png")
+    parser.add_argument(
+        "--update",
+        type=Path,
+        metavar="MARKDOWN",
+        help="also put each tableN.md between <!-- tableN:begin --> and <!-- tableN:end -->",
+    )
     args = parser.parse_args(argv)
-    for path in write_tables(args.results, args.out):
-        if path.suffix == ".md":
-            print(path.read_text(encoding="utf-8"))
+    markdown = {
+        path.stem: path.read_text(encoding="utf-8")
+        for path in write_tables(args.results, args.out)
+        if path.suffix == ".md"
+    }
+    for text in markdown.values():
+        print(text)
+    if args.update is not None:
+        try:
+            update_markdown(args.update, markdown)
+        except (OSError, ValueError) as error:
+            parser.exit(1, f"error: {error}\n")
 
 
 if __name__ == "__main__":

@@ -14,12 +14,15 @@ import pytest  # noqa: E402
 from analysis.tables import (  # noqa: E402
     aggregate,
     comparison_table,
+    gap_table,
     load_results,
     main,
     ours_table,
+    paired_gaps,
     paper_table,
     table_figure,
     to_markdown,
+    update_markdown,
     write_tables,
 )
 
@@ -34,15 +37,19 @@ RUNS = [
 ]
 
 
-@pytest.fixture
-def results_root(tmp_path):
-    for table, row, directory, task, seed, metrics in RUNS:
-        path = tmp_path / table / directory / task / f"seed{seed}.json"
+def write_runs(root, runs):
+    for table, row, directory, task, seed, metrics in runs:
+        path = root / table / directory / task / f"seed{seed}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         run = {"table": table, "row": row, "task": task, "seed": seed, "metrics": metrics,
                "config": {"lr": 5e-5}, "commit": "abc123", "wall_time_s": 12.5}  # fmt: skip
         path.write_text(json.dumps(run))
-    return tmp_path
+    return root
+
+
+@pytest.fixture
+def results_root(tmp_path):
+    return write_runs(tmp_path, RUNS)
 
 
 def test_load_results_one_row_per_metric(results_root):
@@ -140,5 +147,80 @@ def test_figures_and_files(results_root, tmp_path):
 def test_command_line_writes_and_prints_the_tables(results_root, tmp_path, capsys):
     main([str(results_root), str(tmp_path / "out")])
     printed = capsys.readouterr().out
-    assert printed.count("| Setting |") == 3 and "Table 4: layer mapping strategies" in printed
+    assert printed.count("| Setting | MNLI-m (paper)") == 3
+    assert "Table 4: layer mapping strategies" in printed
+    # gaps where a table has a row besides its first: Table 2 (w/o GD) and Table 4 (top)
+    assert printed.count("on the same seed") == 2
     assert (tmp_path / "out" / "table2.png").is_file()
+
+
+PAIRED_RUNS = [
+    ("table2", "TinyBERT4", "full", "mrpc", 0, {"f1": 0.80}),
+    ("table2", "TinyBERT4", "full", "mrpc", 1, {"f1": 0.90}),
+    ("table2", "TinyBERT4", "full", "mrpc", 2, {"f1": 0.85}),
+    ("table2", "w/o GD", "no-gd", "mrpc", 0, {"f1": 0.78}),
+    ("table2", "w/o GD", "no-gd", "mrpc", 1, {"f1": 0.86}),
+    ("table2", "w/o GD", "no-gd", "mrpc", 2, {"f1": 0.86}),
+    ("table2", "w/o GD", "no-gd", "mrpc", 3, {"f1": 0.10}),  # no TinyBERT4 run to pair with
+    ("table2", "w/o DA", "no-da", "mrpc", 1, {"f1": 0.95}),
+    ("table3", "w/o Embd", "no-embd", "mrpc", 2, {"f1": 0.84}),
+]
+
+
+def test_paired_gaps_subtract_the_first_row_seed_by_seed(tmp_path):
+    gaps = paired_gaps(load_results(write_runs(tmp_path, PAIRED_RUNS)), "table2")["MRPC"]
+    assert list(gaps.index) == ["w/o GD", "w/o DA"]
+    # w/o GD: gaps -2, -4, +1 on seeds 0-2 (seed 3 has no partner); the rows' own stds are
+    # 5.0 and 4.6, the paired gaps' 2.5
+    assert gaps.loc["w/o GD", "mean"] == pytest.approx(-5 / 3)
+    assert gaps.loc["w/o GD", "std"] == pytest.approx(np.sqrt(19 / 3))
+    assert gaps.loc["w/o GD", ["n", "below"]].tolist() == [3, 2]
+    assert gaps.loc["w/o DA", "mean"] == pytest.approx(5.0)
+    assert np.isnan(gaps.loc["w/o DA", "std"])
+    assert gaps.loc["w/o DA", ["n", "below"]].tolist() == [1, 0]
+
+
+def test_gap_table_shows_the_papers_gaps_beside_ours(tmp_path):
+    results = load_results(write_runs(tmp_path, PAIRED_RUNS))
+    table2 = gap_table(results, "table2")
+    assert list(table2.columns) == ["MRPC (paper)", "MRPC (ours)"]
+    assert table2.loc["w/o GD"].tolist() == ["-1.7", "-1.7 ± 2.5 (2/3 below)"]
+    assert table2.loc["w/o DA"].tolist() == ["-3.4", "+5.0 (0/1 below)"]
+    # Table 3's first row is Table 2's TinyBERT4 run
+    assert gap_table(results, "table3").loc["w/o Embd", "MRPC (ours)"] == "-1.0 (1/1 below)"
+
+
+def test_no_gaps_without_the_first_row(tmp_path):
+    runs = [("table2", "w/o GD", "no-gd", "mrpc", 0, {"f1": 0.78})]
+    results = load_results(write_runs(tmp_path, runs))
+    assert gap_table(results, "table2").empty
+    write_tables(tmp_path, tmp_path / "out")
+    assert "on the same seed" not in (tmp_path / "out" / "table2.md").read_text()
+
+
+def test_update_markdown_replaces_only_the_marked_blocks(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- t2:begin -->\nold\n<!-- t2:end -->\noutro\n")
+    update_markdown(readme, {"t2": "| new |\n"})
+    assert readme.read_text() == "intro\n<!-- t2:begin -->\n| new |\n<!-- t2:end -->\noutro\n"
+
+
+def test_update_markdown_refuses_a_missing_block_and_leaves_the_file(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("<!-- t2:begin -->\nold\n<!-- t2:end -->\n")
+    with pytest.raises(ValueError, match="README.md: expected one '<!-- t3:begin -->'"):
+        update_markdown(readme, {"t2": "new", "t3": "new"})
+    assert readme.read_text() == "<!-- t2:begin -->\nold\n<!-- t2:end -->\n"
+
+
+def test_command_line_updates_a_readme(results_root, tmp_path, capsys):
+    readme = tmp_path / "README.md"
+    readme.write_text(
+        "".join(f"<!-- table{n}:begin -->\n<!-- table{n}:end -->\n" for n in (2, 3, 4))
+    )
+    main([str(results_root), str(tmp_path / "out"), "--update", str(readme)])
+    assert readme.read_text().count("| Setting | MNLI-m (paper)") == 3
+    readme.write_text("no markers\n")
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(results_root), str(tmp_path / "out"), "--update", str(readme)])
+    assert exit_info.value.code == 1 and "table2:begin" in capsys.readouterr().err
