@@ -153,6 +153,11 @@ def table_scores(frame: pd.DataFrame, table: str) -> pd.DataFrame:
     return rows
 
 
+def _first_row(table: str) -> str:
+    """The row every other row of ``table`` is compared with (the full procedure)."""
+    return next(iter(PAPER_REFERENCE[table]))
+
+
 def _paper_order(rows: Sequence[str], table: str) -> list[str]:
     """The paper's rows of ``table`` in its order, then our extra rows among ``rows``."""
     return list(PAPER_REFERENCE[table]) + [row for row in rows if row not in PAPER_REFERENCE[table]]
@@ -187,7 +192,7 @@ def paired_gaps(results: pd.DataFrame, table: str) -> pd.DataFrame:
     spreads in :func:`ours_table` overlap. ``results`` is :func:`load_results`.
     """
     scores = table_scores(results, table)
-    first = next(iter(PAPER_REFERENCE[table]))
+    first = _first_row(table)
     if first not in set(scores["row"]):
         return pd.DataFrame()
     values = scores.pivot(index=["row", "seed"], columns="task", values="value") * 100
@@ -230,6 +235,7 @@ def gap_table(results: pd.DataFrame, table: str) -> pd.DataFrame:
 def _format(mean: float, std: float, signed: bool = False) -> str:
     if np.isnan(mean):
         return MISSING
+    mean = round(mean, 1) + 0.0  # no "-0.0" for a value that rounds to zero
     shown = f"{mean:+.1f}" if signed else f"{mean:.1f}"
     return shown if np.isnan(std) else f"{shown} ± {std:.1f}"
 
@@ -323,7 +329,7 @@ def write_tables(
     for table, title in TABLE_TITLES.items():
         display = comparison_table(aggregated, table)
         gaps = gap_table(results, table)
-        first = next(iter(PAPER_REFERENCE[table]))
+        first = _first_row(table)
         sections = [f"**{title}**\n\n{to_markdown(display)}\n_{PAPER_SOURCE}_\n"]
         if not gaps.empty:
             sections.append(
