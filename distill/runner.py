@@ -119,20 +119,25 @@ class Runner:
         self._check_profile()
 
     def _check_profile(self) -> None:
-        """Refuse to mix pieces or results of two different profiles in one folder."""
+        """Refuse to mix pieces or results of two different profiles in one folder.
+
+        A folder may grow by a task or a seed (see :func:`_recipe_changes`); its stamp then
+        records the profile as it is now.
+        """
         described = json.loads(json.dumps(self.profile.describe()))
         for folder in (self.work, self.results_dir):
             stamp = folder / "profile.json"
             if stamp.is_file():
                 stored = json.loads(stamp.read_text(encoding="utf-8"))
-                if stored != described:
-                    changed = sorted(k for k in described if stored.get(k) != described[k])
+                if stored == described:
+                    continue
+                changed = _recipe_changes(stored, described)
+                if changed:
                     raise ValueError(
                         f"{folder} holds runs of another configuration of profile "
                         f"{self.profile.name!r} (differs in {changed}); use another folder"
                     )
-            else:
-                _write_json(stamp, described)
+            _write_json(stamp, described)
 
     # ---- shared pieces -------------------------------------------------------------
 
@@ -458,6 +463,27 @@ class Runner:
             "wall_time_s": round(seconds, 1),
         }
         _write_json(path, record)
+
+
+def _recipe_changes(stored: dict, described: dict) -> list[str]:
+    """The settings of ``described`` that would change a run made under ``stored``.
+
+    The lists of tasks and seeds only choose runs, and a per-task setting may gain an
+    entry for a task the stored profile did not have: neither changes a finished run.
+    """
+    new_tasks = set(described["tasks"]) - set(stored.get("tasks", ()))
+    changed = []
+    for key, value in described.items():
+        before = stored.get(key)
+        if key in ("tasks", "seeds") or before == value:
+            continue
+        if (
+            isinstance(value, dict)
+            and {k: v for k, v in value.items() if k not in new_tasks} == before
+        ):
+            continue
+        changed.append(key)
+    return sorted(changed)
 
 
 def _canonical(table: str, experiment: Experiment) -> tuple[str, Experiment]:

@@ -116,6 +116,24 @@ def test_a_changed_profile_cannot_reuse_the_folders(finished):
         Runner(changed, runner.work, runner.results_dir)
 
 
+def test_a_profile_may_gain_a_task_or_a_seed(finished):
+    runner, _ = finished
+    grown = dataclasses.replace(
+        runner.profile,
+        tasks=(*runner.profile.tasks, "mrpc"),
+        seeds=(*runner.profile.seeds, 9),
+        n_a={**runner.profile.n_a, "mrpc": 3},  # a setting for the new task only
+    )
+    changed_old_task = dataclasses.replace(grown, n_a={**grown.n_a, "rte": 5})
+    with pytest.raises(ValueError, match=r"another configuration .* \['n_a'\]"):
+        Runner(changed_old_task, runner.work, runner.results_dir)
+    statuses = Runner(grown, runner.work, runner.results_dir).status(("table2",))
+    stamp = json.loads((runner.results_dir / "profile.json").read_text())
+    assert stamp["tasks"] == [*runner.profile.tasks, "mrpc"] and stamp["seeds"][-1] == 9
+    done = {(row["task"], row["seed"]) for row in statuses if row["done"]}
+    assert done == {("rte", 0)}  # the finished runs still count; the new ones are to do
+
+
 def test_prepare_builds_the_shared_pieces_and_no_run(tmp_path, tiny_glove_file):
     profile = dataclasses.replace(
         PROFILES["smoke"],
