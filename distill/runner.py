@@ -437,6 +437,14 @@ class Runner:
                         )
         return rows
 
+    def cache_bytes(self) -> int:
+        """Disk taken by the teacher cache. It grows with every task, mapping and data
+        variant (the CPU profile's four tasks filled 58 GB) and is rebuilt on demand, so a
+        finished folder can drop it."""
+        if not self.cache.is_dir():
+            return 0
+        return sum(path.stat().st_size for path in self.cache.rglob("*") if path.is_file())
+
     def _record(
         self, path: Path, keys: dict, argv: list[str], model: Path, task: str, seconds: float
     ) -> None:
@@ -567,6 +575,10 @@ def main(argv: list[str]) -> int:
             mark = "done" if row["done"] else "----"
             print(f"{mark}  {row['table']:<7} {row['row']:<10} {row['task']:<6} seed{row['seed']}")
         print(f"{sum(r['done'] for r in rows)}/{len(rows)} runs done")
+        print(
+            f"teacher cache: {runner.cache_bytes() / 1e9:.1f} GB in {runner.cache} "
+            "(rebuilt on demand; delete it once the runs are done)"
+        )
         return 0
     tasks = tuple(args.tasks.split(",")) if args.tasks else None
     seeds = tuple(int(s) for s in args.seeds.split(",")) if args.seeds else None

@@ -95,6 +95,14 @@ def test_status_lists_done_and_missing_runs(finished, capsys):
     assert not status[("table3", "w/o Attn")]
 
 
+def test_status_reports_the_teacher_cache_size(finished, tmp_path):
+    runner, _ = finished
+    files = [path for path in runner.cache.rglob("*") if path.is_file()]
+    assert files, "the runs should have filled the teacher cache"
+    assert runner.cache_bytes() == sum(path.stat().st_size for path in files)
+    assert Runner(runner.profile, tmp_path / "work", tmp_path / "results").cache_bytes() == 0
+
+
 def test_cli_rejects_unknown_table_and_profile(capsys):
     with pytest.raises(SystemExit):
         main(["run", "table9", "--profile", "smoke"])
