@@ -91,6 +91,23 @@ def test_adapt_trains_and_saves_only_the_head_and_top_layers(corpus, tiny_mlm_di
         assert torch.equal(loaded.model.state_dict()[name], tensor.float())
 
 
+def test_bias_adaptation_trains_every_bias_and_norm_and_no_matrix(corpus, tiny_mlm_dir, tmp_path):
+    model = build_masked_lm_on_encoder(tiny_mlm_dir)
+    before = {name: tensor.clone() for name, tensor in model.state_dict().items()}
+    output = tmp_path / "bitfit.safetensors"
+    config = config_for(corpus, tiny_mlm_dir, train_layers=0, train_biases=True)
+    adapt(model, AutoTokenizer.from_pretrained(tiny_mlm_dir), config, output)
+    saved = load_file(str(output))
+    encoder = {name for name in saved if name.startswith("bert.")}
+    assert "bert.encoder.layer.0.attention.self.query.bias" in encoder
+    assert "bert.embeddings.LayerNorm.weight" in encoder
+    assert all(saved[name].dim() == 1 for name in encoder)
+    query = "bert.encoder.layer.1.attention.self.query"
+    assert torch.equal(model.state_dict()[f"{query}.weight"], before[f"{query}.weight"])
+    assert not torch.equal(model.state_dict()[f"{query}.bias"], before[f"{query}.bias"])
+    assert "every bias and LayerNorm" in load_adapted(output, tiny_mlm_dir).description
+
+
 def test_interrupted_adaptation_resumes_on_the_same_curve(
     corpus, tiny_mlm_dir, tmp_path, monkeypatch
 ):

@@ -2,9 +2,10 @@
 
 Algorithm 1 needs a BERT with a masked-LM head. Users with a network pass the paper's
 ``bert-base-uncased``; machines without one get the *embedded default*: the pip-installed
-all-MiniLM-L6-v2 encoder with a masked-LM head and top encoder layers adapted on
-Wikipedia by :mod:`augment.mlm.adapt`. Only the adapted weights ship with this package
-(fp16, a few MB, ``augment/data/``); they are loaded on top of the pip-installed encoder.
+all-MiniLM-L6-v2 encoder with a masked-LM head and the encoder's biases and LayerNorms
+adapted on Wikipedia by :mod:`augment.mlm.adapt`. Only the adapted weights ship with this
+package (fp16, under half a MB, ``augment/data/``); they are loaded on top of the
+pip-installed encoder.
 """
 
 from augment.mlm.loading import (

@@ -28,7 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     defaults = AdaptConfig(encoder="", corpus="")
 
-    train = commands.add_parser("adapt", help="train a masked-LM head (+ top layers)")
+    train = commands.add_parser("adapt", help="train a masked-LM head (+ top layers, biases)")
     train.add_argument("--encoder", help="encoder folder or hub name (default: pip MiniLM-L6)")
     train.add_argument("--corpus", type=Path, required=True, help="one sentence a line")
     train.add_argument("--output", type=Path, required=True, help="weights .safetensors file")
@@ -46,6 +46,11 @@ def _parser() -> argparse.ArgumentParser:
         train.add_argument(
             f"--{name.replace('_', '-')}", type=float, default=getattr(defaults, name)
         )
+    train.add_argument(
+        "--train-biases",
+        action="store_true",
+        help="also train every bias and LayerNorm of the encoder (BitFit), at --lr-encoder",
+    )
     train.add_argument(
         "--held-out-every",
         type=int,

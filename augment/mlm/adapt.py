@@ -1,10 +1,11 @@
-"""Masked-LM adaptation of a BERT-family encoder: train a head (and top layers) on a corpus.
+"""Masked-LM adaptation of a BERT-family encoder: train a head (and more) on a corpus.
 
 Why: Algorithm 1 needs masked-LM predictions, but sentence encoders such as
 all-MiniLM-L6-v2 ship without a masked-LM head. This trains a fresh head (decoder tied to
-the word embeddings) and optionally the top ``train_layers`` encoder layers, computing
-logits only at masked positions. Only the trained weights are saved, in fp16, so the
-result is a few MB that load on top of the original encoder.
+the word embeddings) and optionally the top ``train_layers`` encoder layers and the
+encoder's biases and LayerNorms (BitFit, Ben Zaken et al. 2022), computing logits only at
+masked positions. Only the trained weights are saved, in fp16, so the result is a few MB or
+less that load on top of the original encoder.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class AdaptConfig:
     encoder: str
     corpus: str
     train_layers: int = 2
+    train_biases: bool = False
     steps: int = 2000
     batch_size: int = 32
     lr_head: float = 1e-3
@@ -49,8 +51,12 @@ class AdaptConfig:
     checkpoint_every: int = 100
 
 
-def trainable_parameter_names(model: BertForMaskedLM, train_layers: int) -> list[str]:
-    """Names of the head's own weights and of the top ``train_layers`` encoder layers."""
+def trainable_parameter_names(
+    model: BertForMaskedLM, train_layers: int, train_biases: bool = False
+) -> list[str]:
+    """Names of the head's own weights, of the top ``train_layers`` encoder layers and, with
+    ``train_biases``, of every bias and LayerNorm weight of the encoder: a few thousand
+    numbers a layer that adapt all of it (BitFit)."""
     total = model.config.num_hidden_layers
     if not 0 <= train_layers <= total:
         raise ValueError(f"train_layers must be in 0..{total}, got {train_layers}")
@@ -61,7 +67,12 @@ def trainable_parameter_names(model: BertForMaskedLM, train_layers: int) -> list
         if name.startswith("cls.predictions.transform.")
         or name == "cls.predictions.bias"
         or name.startswith(top)
+        or (train_biases and name.startswith("bert.") and _is_bias_or_norm(name))
     ]
+
+
+def _is_bias_or_norm(name: str) -> bool:
+    return name.endswith(".bias") or ".LayerNorm." in name
 
 
 def masked_logits(model: BertForMaskedLM, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -117,7 +128,7 @@ def adapt(
     random.Random(config.seed).shuffle(segments)
     logger.info("%d training segments, %d held-out segments", len(segments), len(held_out))
 
-    names = set(trainable_parameter_names(model, config.train_layers))
+    names = set(trainable_parameter_names(model, config.train_layers, config.train_biases))
     for name, parameter in model.named_parameters():
         parameter.requires_grad = name in names
     head = [p for n, p in model.named_parameters() if n in names and n.startswith("cls.")]

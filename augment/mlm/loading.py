@@ -91,8 +91,13 @@ def load_adapted(delta_file: Path, encoder: Path) -> LoadedMaskedLM:
     model.load_state_dict(delta, strict=False)
     recipe = json.loads(delta_file.with_suffix(".json").read_text(encoding="utf-8"))
     tokenizer = AutoTokenizer.from_pretrained(str(encoder))
+    parts = ["masked-LM head"]
+    if recipe["train_layers"]:
+        parts.append(f"top {recipe['train_layers']} layers")
+    if recipe.get("train_biases"):
+        parts.append("every bias and LayerNorm")
     description = (
-        f"{encoder} + masked-LM head and top {recipe['train_layers']} layers adapted on "
+        f"{encoder} + {', '.join(parts)} adapted on "
         f"{Path(recipe['corpus']).name} (held-out top-1 {recipe['quality']['top1']:.1%}, "
         f"top-15 {recipe['quality']['top15']:.1%})"
     )
