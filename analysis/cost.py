@@ -13,13 +13,20 @@ of the process that finished it: a resumed piece counts from its last start.
 
 from __future__ import annotations
 
+import argparse
 import json
 from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
-from analysis.tables import TASK_LABELS, load_results, to_markdown, update_markdown
+from analysis.tables import (
+    TASK_LABELS,
+    add_update_option,
+    load_results,
+    to_markdown,
+    update_or_exit,
+)
 
 ALL = "all"
 
@@ -80,24 +87,13 @@ def cost_markdown(results_root: str | Path) -> str:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """``python -m analysis.cost RESULTS``: print what the runs under RESULTS cost."""
-    import argparse
-
     parser = argparse.ArgumentParser(prog="python -m analysis.cost", description=main.__doc__)
     parser.add_argument("results", type=Path, help="e.g. results/cpu")
-    parser.add_argument(
-        "--update",
-        type=Path,
-        metavar="MARKDOWN",
-        help="also put the tables between <!-- cost:begin --> and <!-- cost:end -->",
-    )
+    add_update_option(parser, "the tables between <!-- cost:begin --> and <!-- cost:end -->")
     args = parser.parse_args(argv)
     markdown = cost_markdown(args.results)
     print(markdown)
-    if args.update is not None:
-        try:
-            update_markdown(args.update, {"cost": markdown})
-        except (OSError, ValueError) as error:
-            parser.exit(1, f"error: {error}\n")
+    update_or_exit(parser, args.update, {"cost": markdown})
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ We cannot run MNLI, so our columns are our tasks (MRPC, CoLA, SST-2, maybe RTE) 
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 from collections.abc import Sequence
@@ -363,18 +364,33 @@ def update_markdown(path: str | Path, sections: dict[str, str]) -> None:
     partial.replace(path)
 
 
+def add_update_option(parser: argparse.ArgumentParser, blocks: str) -> None:
+    """``--update MARKDOWN``: the command also writes its output into a README's blocks."""
+    parser.add_argument(
+        "--update", type=Path, metavar="MARKDOWN", help=f"also put {blocks} into MARKDOWN"
+    )
+
+
+def update_or_exit(
+    parser: argparse.ArgumentParser, path: Path | None, sections: dict[str, str]
+) -> None:
+    """:func:`update_markdown` when ``--update`` was given; a clear error and exit 1 when
+    the file or a block is missing."""
+    if path is None:
+        return
+    try:
+        update_markdown(path, sections)
+    except (OSError, ValueError) as error:
+        parser.exit(1, f"error: {error}\n")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """``python -m analysis.tables RESULTS OUT``: write and print Tables 2-4."""
-    import argparse
-
     parser = argparse.ArgumentParser(prog="python -m analysis.tables", description=main.__doc__)
     parser.add_argument("results", type=Path, help="e.g. results/cpu")
     parser.add_argument("out", type=Path, help="folder for tableN.md and tableN.png")
-    parser.add_argument(
-        "--update",
-        type=Path,
-        metavar="MARKDOWN",
-        help="also put each tableN.md between <!-- tableN:begin --> and <!-- tableN:end -->",
+    add_update_option(
+        parser, "each tableN.md between <!-- tableN:begin --> and <!-- tableN:end -->"
     )
     args = parser.parse_args(argv)
     markdown = {
@@ -384,11 +400,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     }
     for text in markdown.values():
         print(text)
-    if args.update is not None:
-        try:
-            update_markdown(args.update, markdown)
-        except (OSError, ValueError) as error:
-            parser.exit(1, f"error: {error}\n")
+    update_or_exit(parser, args.update, markdown)
 
 
 if __name__ == "__main__":
