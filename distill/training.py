@@ -122,8 +122,11 @@ def train(
     )
     scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup * total), total)
     model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
+    # ``from_pretrained`` returns eval mode: without this a checkpoint-loaded student (or a
+    # teacher being fine-tuned) would train with dropout off.
+    model.train()
     for module in frozen:
-        module.to(accelerator.device)
+        module.to(accelerator.device).eval()
 
     checkpoint = out / "checkpoint"
     progress = {"epoch": 0, "batches": 0, "step": 0, "best": None, "seconds": 0.0}
