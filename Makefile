@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: setup test lint format bench
+.PHONY: setup test lint format bench lab
 
 setup:
 	$(PYTHON) -m venv $(VENV)
@@ -24,3 +24,8 @@ format:
 
 bench:
 	$(BIN)/python benchmarks/bench_augment.py
+
+# JupyterLab on the notebooks; the notebooks read results and never train unless
+# TINYBERT_RUN_MISSING=1 is set (see README, "Notebooks").
+lab:
+	$(BIN)/jupyter lab notebooks/

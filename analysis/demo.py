@@ -98,13 +98,13 @@ def render_all(
     return saved
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--teacher", required=True, help="teacher checkpoint directory")
     parser.add_argument("--student", required=True, help="student checkpoint directory")
     parser.add_argument("--out", required=True, help="directory for the figures")
     parser.add_argument("--mapping", default="uniform", help="uniform, top or bottom")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     tokenizer = AutoTokenizer.from_pretrained(args.teacher)
     saved = render_all(
         AutoModel.from_pretrained(args.teacher),

@@ -166,8 +166,16 @@ def plot_head_embedding(
     return fig
 
 
-def plot_head_statistics(stats: pd.DataFrame, title: str = "Head statistics") -> Figure:
-    """One layer x head heat map per statistic of :func:`head_statistics`."""
+def plot_head_statistics(
+    stats: pd.DataFrame,
+    title: str = "Head statistics",
+    layer_labels: Sequence[str] | None = None,
+) -> Figure:
+    """One layer x head heat map per statistic of :func:`head_statistics`.
+
+    ``layer_labels`` replace the layer numbers on the rows (a student's rows can name the
+    teacher layer they copy, e.g. ``1 (T2)``).
+    """
     columns = 4
     rows = -(-len(STATISTICS) // columns)
     fig = Figure(figsize=(3.2 * columns, 3.0 * rows), layout="constrained")
@@ -180,7 +188,7 @@ def plot_head_statistics(stats: pd.DataFrame, title: str = "Head statistics") ->
         image = ax.imshow(grid.to_numpy(), cmap="viridis", vmin=0.0, vmax=vmax, aspect="auto")
         ax.set_title(name)
         ax.set_xticks(range(grid.shape[1]), labels=grid.columns, fontsize=7)
-        ax.set_yticks(range(grid.shape[0]), labels=grid.index, fontsize=7)
+        ax.set_yticks(range(grid.shape[0]), labels=layer_labels or grid.index, fontsize=7)
         ax.set_xlabel("head")
         ax.set_ylabel("layer")
         fig.colorbar(

@@ -56,26 +56,40 @@ def plot_attention_head(
 
 
 def plot_attention_grid(
-    attentions: np.ndarray, title: str = "Attention per layer and head"
+    attentions: np.ndarray,
+    title: str = "Attention per layer and head",
+    layer_labels: Sequence[str] | None = None,
+    difference: bool = False,
 ) -> Figure:
     """All heads of all layers, ``(layers, heads, n, n)``, as a grid sharing one colour scale.
 
     Tokens are left out: at this size they are unreadable, and the grid is for spotting
     patterns (diagonals, vertical [CLS]/[SEP] stripes) across heads, not for reading values.
+    ``layer_labels`` name the rows (default ``layer 1`` ...; a student's rows can say which
+    teacher layer they copy). ``difference`` draws signed maps (student minus teacher) on a
+    diverging scale centred on zero.
     """
     layers, heads = attentions.shape[:2]
+    labels = layer_labels or [f"layer {layer}" for layer in range(1, layers + 1)]
+    if len(labels) != layers:
+        raise ValueError(f"{len(labels)} layer labels for {layers} layers")
     fig = Figure(figsize=(1.6 * heads + 1.2, 1.6 * layers + 0.6), layout="constrained")
     axes = fig.subplots(layers, heads, squeeze=False)
-    vmax = float(attentions.max())
+    if difference:
+        limit = float(np.abs(attentions).max()) or 1.0
+        scale = {"cmap": "RdBu_r", "vmin": -limit, "vmax": limit}
+    else:
+        scale = {"vmin": 0.0, "vmax": float(attentions.max())}
     for layer in range(layers):
         for head in range(heads):
             ax = axes[layer, head]
-            image = _draw_map(ax, attentions[layer, head], None, vmax=vmax)
+            image = _draw_map(ax, attentions[layer, head], None, **scale)
             if layer == 0:
                 ax.set_title(f"head {head + 1}", fontsize=9)
             if head == 0:
-                ax.set_ylabel(f"layer {layer + 1}", fontsize=9)
-    fig.colorbar(image, ax=axes, label="attention probability", shrink=0.8)
+                ax.set_ylabel(labels[layer], fontsize=9)
+    colour_label = "difference of attention" if difference else "attention probability"
+    fig.colorbar(image, ax=axes, label=colour_label, shrink=0.8)
     fig.suptitle(title)
     return fig
 
