@@ -12,7 +12,7 @@ import torch  # noqa: E402
 from tiny import make_masked_lm  # noqa: E402
 from transformers import AutoModel, AutoTokenizer  # noqa: E402
 
-from analysis.bertviz_view import to_bertviz  # noqa: E402
+from analysis.bertviz_view import bertviz_html, show, to_bertviz  # noqa: E402
 from analysis.demo import render_all  # noqa: E402
 from analysis.extract import extract  # noqa: E402
 from analysis.plots import (  # noqa: E402
@@ -82,3 +82,33 @@ def test_demo_renders_every_figure(tiny_pair, tmp_path):
     saved = render_all(*tiny_pair, tmp_path)
     assert len(saved) == 10
     assert all(path.suffix == ".png" and path.stat().st_size > 0 for path in saved)
+
+
+def test_bertviz_outside_jupyter_says_so(tiny_pair):
+    teacher, _, tokenizer = tiny_pair
+    example = extract(teacher, tokenizer, ["unbelievable film ."])[0]
+    with pytest.raises(RuntimeError, match="only inside Jupyter.*python -m analysis attention"):
+        show(example)
+
+
+@pytest.mark.parametrize("view", ["head", "model"])
+def test_bertviz_page_numbers_layers_from_one(tiny_pair, view):
+    pytest.importorskip("bertviz", reason='bertviz is the optional "viz" extra')
+    teacher, _, tokenizer = tiny_pair
+    example = extract(teacher, tokenizer, ["unbelievable film ."])[0]
+    page = bertviz_html(example, view)
+    assert "+ 1)" in page and ".text(layer)" not in page and ".text(config.layers[i])" not in page
+
+
+def test_grid_rows_name_the_teacher_layer_they_copy(attention):
+    labels = ["layer 1 (copies teacher layer 2)", "layer 2 (copies 4)", "layer 3 (copies 6)"]
+    fig = plot_attention_grid(attention, "student", labels)
+    rows = [ax.get_ylabel() for ax in fig.axes[:-1] if ax.get_ylabel()]
+    assert rows == labels
+
+
+def test_difference_grid_is_centred_on_zero(attention):
+    difference = attention - attention[::-1]
+    fig = plot_attention_grid(difference, "difference", difference=True)
+    low, high = fig.axes[0].images[0].get_clim()
+    assert low == -high == -float(abs(difference).max())
