@@ -20,10 +20,21 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+from matplotlib import patheffects
 from matplotlib.figure import Figure
 
 from analysis.extract import Example
 from distill.mapping import STRATEGIES, best_monotone_mapping, layer_mapping, linear_cka
+
+# (marker, colour) of each mapping drawn on a layer heat map, in the order given.
+MAPPING_STYLES = (
+    ("o", "white"),
+    ("s", "tab:red"),
+    ("^", "orange"),
+    ("D", "deepskyblue"),
+    ("v", "magenta"),
+    ("P", "lime"),
+)
 
 
 def cka_matrix(student: Sequence[Example], teacher: Sequence[Example]) -> np.ndarray:
@@ -119,22 +130,26 @@ def plot_layer_matrix(
     ax = fig.add_subplot()
     image = ax.imshow(matrix, cmap=cmap, aspect="auto", interpolation="nearest")
     fig.colorbar(image, ax=ax, label=colorbar_label)
-    student_layers = np.arange(rows)
-    # Mappings often coincide (top = best, say): later ones are drawn smaller and dashed on
-    # top of earlier ones so that every mapping stays visible.
-    styles = zip("os^Dv", ("white", "red", "orange", "cyan", "magenta"), strict=True)
-    for index, ((name, teacher_layers), (marker, colour)) in enumerate(
-        zip(mappings.items(), styles, strict=False)
+    # Mappings often coincide (top = best CKA, say), so each gets its own marker shape and
+    # its own offset within the student row: coinciding mappings sit side by side, not on
+    # top of each other. Lines have a black outline so that a pale line stays visible on a
+    # pale cell.
+    if len(mappings) > len(MAPPING_STYLES):
+        raise ValueError(f"at most {len(MAPPING_STYLES)} mappings fit on one heat map")
+    offsets = np.linspace(-0.28, 0.28, len(mappings)) if len(mappings) > 1 else [0.0]
+    outline = [patheffects.withStroke(linewidth=3.6, foreground="black")]
+    for (name, teacher_layers), (marker, colour), offset in zip(
+        mappings.items(), MAPPING_STYLES, offsets, strict=False
     ):
         ax.plot(
             np.asarray(teacher_layers) - 1,
-            student_layers,
+            np.arange(rows) + offset,
             marker=marker,
             color=colour,
             markeredgecolor="black",
-            linestyle="-" if index == 0 else (0, (4, 2 + index)),
-            linewidth=1.5,
-            markersize=14 - 2.5 * index,
+            linewidth=1.6,
+            markersize=8,
+            path_effects=outline,
             label=name,
         )
     ax.set_xticks(range(cols), labels=range(1, cols + 1))

@@ -21,6 +21,7 @@ from analysis.layer_mapping import (  # noqa: E402
     cka_matrix,
     linear_cka,
     mapping_strategies,
+    plot_layer_matrix,
     plot_layer_similarity,
 )
 
@@ -99,7 +100,7 @@ def test_layer_pair_matrices_on_tiny_models(teacher_and_student):
     assert cka.shape == mse.shape == (2, 4)
     assert np.all((cka > 0) & (cka <= 1 + 1e-9))
     assert np.all(mse >= 0)
-    np.testing.assert_allclose(np.diag(cka_matrix(teacher, teacher)), 1.0)
+    np.testing.assert_allclose(np.diag(cka_matrix(teacher, teacher)), 1.0, rtol=1e-6)  # float32
     np.testing.assert_allclose(np.diag(attention_mse_matrix(teacher, teacher)), 0.0)
     assert attention_mse_matrix(student, teacher, use_scores=True).shape == (2, 4)
 
@@ -128,3 +129,22 @@ def test_attention_loss_baselines_on_hand_made_scores():
     perfect = attention_loss_baselines([_scores_only(shifted)], [_scores_only(teacher)], [2])
     assert perfect["student"] == pytest.approx([(25 + 25 + 4 + 4) / 4])
     assert perfect["student (centred)"] == pytest.approx([0.0])
+
+
+def test_coinciding_mappings_stay_distinguishable():
+    """Same mapping three times: different marker shapes, side by side, outlined lines."""
+    same = [2, 4, 6]
+    figure = plot_layer_matrix(
+        np.full((3, 6), 0.99),  # pale cells everywhere
+        "CKA",
+        "linear CKA",
+        {"bottom": same, "adaptive": same, "best CKA": same},
+    )
+    lines = figure.axes[0].get_lines()
+    assert len({line.get_marker() for line in lines}) == 3
+    rows = [tuple(line.get_ydata()) for line in lines]
+    assert len(set(rows)) == 3  # offset within each student row
+    assert all(abs(y - round(y)) < 0.5 for row in rows for y in row)  # still in their row
+    assert all(line.get_path_effects() for line in lines)  # dark outline on every line
+    legend = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
+    assert legend == ["bottom", "adaptive", "best CKA"]
