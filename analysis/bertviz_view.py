@@ -81,6 +81,9 @@ def bertviz_html(
     if view not in views:
         raise ValueError(f"view must be one of {sorted(views)}, not {view!r}")
     attention, tokens = to_bertviz(example, word_level)
+    # bertviz writes every weight into the page as JSON; float32 values print with ~18
+    # digits, so three decimals (what the view can show) make the page several times smaller.
+    attention = tuple(torch.round(layer.double(), decimals=3) for layer in attention)
     page = views[view](attention, tokens, html_action="return", **kwargs)
     return one_based(page.data, view)
 

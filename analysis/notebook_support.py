@@ -8,9 +8,11 @@ was asked not to train (``TINYBERT_RUN_MISSING=0``).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
-from collections.abc import Iterator
+import os
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -20,6 +22,7 @@ from analysis.plots import save_figure
 from analysis.tables import (
     FULL_RUN,
     PAPER_REFERENCE,
+    PRIMARY_METRIC,
     SAME_RUN_AS_FULL,
     TASK_LABELS,
     paper_table,
@@ -29,6 +32,12 @@ from distill.experiments import Experiment
 from distill.profiles import PROFILES, Profile
 
 NOT_REDUCTIONS = ("name", "glue_dir", "corpus")  # where the data lives, not how much of it
+ROOT = Path(__file__).resolve().parents[1]
+RENDERED_FROM = "rendered from "  # marks the record of a notebook's inputs in its outputs
+METRIC_LABELS = {"f1": "F1", "mcc": "MCC", "acc": "accuracy"}
+METRIC_NAMES = {  # task label -> the name of its primary metric
+    TASK_LABELS[task]: METRIC_LABELS[metric] for task, metric in PRIMARY_METRIC.items()
+}
 
 
 def quiet_logging() -> None:
@@ -123,7 +132,7 @@ def get_piece(runner, piece: str, *args, run_missing: bool) -> Path | None:
     """``runner.<piece>(*args)`` when finished or ``run_missing``; else a note and ``None``."""
     done = finished_file(runner, piece, *args)
     if not done.is_file() and not run_missing:
-        print(f"skipped: no finished {piece} at {done.parent} and RUN_MISSING is off")
+        print(skip_note(runner, piece, done, *args))
         return None
     with training_output(runner):
         return getattr(runner, piece)(*args)
@@ -153,7 +162,10 @@ def seed_scores(results: pd.DataFrame, table: str) -> pd.DataFrame:
 
 
 def plot_seed_scores(scores: pd.DataFrame, table: str, title: str) -> Figure:
-    """One panel per task: each seed (dot), the mean (bar) and the paper's value (diamond)."""
+    """One panel per task: each seed (dot), the mean (bar) and the paper's value (diamond).
+
+    Each panel's axis names the task's metric (F1, MCC or accuracy, as the paper reports).
+    """
     tasks = [label for label in TASK_LABELS.values() if label in set(scores["task"])]
     rows = list(PAPER_REFERENCE[table])
     rows += [row for row in scores["row"].unique() if row not in rows]
@@ -177,9 +189,119 @@ def plot_seed_scores(scores: pd.DataFrame, table: str, title: str) -> Figure:
                     zorder=3,
                 )
         ax.set_title(task)
-        ax.set_xlabel("dev score x100")
+        ax.set_xlabel(f"dev {METRIC_NAMES[task]} x100")
         ax.grid(axis="x", alpha=0.3)
     axes[0].set_yticks(range(len(rows)), labels=rows)
     axes[0].invert_yaxis()
     fig.suptitle(f"{title}\nours: dots = seeds, bar = mean; paper: red diamond")
     return fig
+
+
+def run_missing() -> bool:
+    """``TINYBERT_RUN_MISSING``: train what is missing only when set to ``1`` (default off).
+
+    Opening a notebook and running it must not start an hour of training unasked.
+    """
+    return os.environ.get("TINYBERT_RUN_MISSING", "0") == "1"
+
+
+def build_command(runner, piece: str, *args: str | int | Experiment) -> str:
+    """The shell command that builds ``piece`` (and whatever it needs) for ``runner``'s profile.
+
+    The runner builds a missing piece when asked for it, so the command asks for exactly the
+    piece the notebook needs; ``TINYBERT_WORK_DIR`` is honoured as the notebook does.
+    """
+    call = {
+        "teacher": "teacher({!r})",
+        "general": "general()",
+        "augmented": "augmented({!r})",
+        "student": "student(EXPERIMENTS[{!r}], {!r}, {!r})",
+    }[piece]
+    values = [arg.name if isinstance(arg, Experiment) else arg for arg in args]
+    work = f", {str(runner.work)!r}" if os.environ.get("TINYBERT_WORK_DIR") else ""
+    return (
+        'python -c "from distill.experiments import EXPERIMENTS; '
+        "from distill.profiles import get_profile; from distill.runner import Runner; "
+        f'Runner(get_profile({runner.profile.name!r}){work}).{call.format(*values)}"'
+    )
+
+
+def skip_note(runner, piece: str, done: Path, *args: str | int | Experiment) -> str:
+    """What a notebook prints instead of training: what is missing and the command to build it."""
+    return (
+        f"skipped: no finished {piece} at {display_path(done.parent)} (TINYBERT_RUN_MISSING is "
+        f"off). Build it with TINYBERT_RUN_MISSING=1, or from the project's root with:\n"
+        f"    {build_command(runner, piece, *args)}"
+    )
+
+
+def display_path(path: str | Path) -> str:
+    """``path`` relative to the project's root when inside it or ``../shared``: outputs name no
+    machine-specific paths."""
+    path = Path(path).resolve()
+    if path.is_relative_to(ROOT):
+        return str(path.relative_to(ROOT))
+    if path.is_relative_to(ROOT.parent / "shared"):
+        return str(Path("..") / path.relative_to(ROOT.parent))
+    return str(path)
+
+
+def piece_seconds(results_dir: str | Path, task: str, seed: int) -> dict[str, float]:
+    """Wall time that each piece of Table 2's TinyBERT4 run on ``task`` took, from the records.
+
+    ``teachers/<task>.json``, ``general.json``, ``augment/<task>.json`` and
+    ``table2/full/<task>/seed<seed>.json`` each record ``wall_time_s`` of the process that
+    finished the piece; absent records are left out.
+    """
+    results_dir = Path(results_dir)
+    records = {
+        "teacher fine-tuning": results_dir / "teachers" / f"{task}.json",
+        "general distillation": results_dir / "general.json",
+        "data augmentation": results_dir / "augment" / f"{task}.json",
+        f"task distillation (seed {seed})": results_dir
+        / "table2"
+        / "full"
+        / task
+        / f"seed{seed}.json",
+    }
+    return {
+        name: float(json.loads(path.read_text(encoding="utf-8"))["wall_time_s"])
+        for name, path in records.items()
+        if path.is_file()
+    }
+
+
+def inputs_digest(files: Sequence[str | Path]) -> str:
+    """SHA-256 over the names (relative to the project) and bytes of ``files``, sorted."""
+    digest = hashlib.sha256()
+    for path in sorted(files, key=display_path):
+        digest.update(display_path(path).encode() + b"\0")
+        digest.update(Path(path).read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def matching_files(patterns: Sequence[str]) -> list[Path]:
+    """Files matching ``patterns`` (globs relative to the project's root, ``**`` allowed)."""
+    found = set()
+    for pattern in patterns:
+        base = Path("/") if Path(pattern).is_absolute() else ROOT  # a results folder elsewhere
+        found |= {path for path in base.glob(pattern.lstrip("/")) if path.is_file()}
+    return sorted(found)
+
+
+def rendered_from(patterns: Sequence[str]) -> dict[str, object]:
+    """Print and return the record of what this notebook's outputs were rendered from.
+
+    ``patterns`` are the globs of the result files the notebook read; the record holds them,
+    how many files matched and :func:`inputs_digest` of those files. A test recomputes it for
+    every committed notebook, so committed outputs that are older than the results fail.
+    """
+    files = matching_files(patterns)
+    record = {"patterns": list(patterns), "files": len(files), "sha256": inputs_digest(files)}
+    print(RENDERED_FROM + json.dumps(record))
+    return record
+
+
+def results_patterns(runner, *globs: str) -> list[str]:
+    """``globs`` under the runner's results folder, relative to the project when inside it."""
+    return [f"{display_path(runner.results_dir)}/{pattern}" for pattern in globs]
