@@ -14,6 +14,7 @@ from pathlib import Path
 
 from transformers import AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerFast
 
+from analysis.attention import student_labels
 from analysis.extract import extract
 from analysis.heads import (
     embed_heads,
@@ -69,7 +70,11 @@ def render_all(
             "Teacher, last layer, head 1 (word level)",
         ),
         "grid_teacher": plot_attention_grid(first_teacher.attentions, "Teacher attention"),
-        "grid_student": plot_attention_grid(first_student.attentions, "Student attention"),
+        "grid_student": plot_attention_grid(
+            first_student.attentions,
+            f"Student attention ({mapping} mapping)",
+            student_labels(layer_mapping(mapping, student_layers, teacher_layers)),
+        ),
         "teacher_vs_student": plot_teacher_student(
             first_teacher.attentions[top - 1, 0],
             first_student.attentions[-1, 0],

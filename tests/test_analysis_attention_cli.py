@@ -127,3 +127,16 @@ def test_pip_minilm_short_name(tmp_path, capsys):
     assert all(path.is_file() for path in written)  # stdout is the list of files, nothing else
     stats = pd.read_csv(tmp_path / "out" / "head_statistics.csv")
     assert (stats["layer"].max(), stats["head"].max()) == (6, 12)  # all-MiniLM-L6-v2
+
+
+def test_command_family_dispatches_and_rejects_unknown_commands(capsys):
+    from analysis.__main__ import main as analysis_main
+
+    analysis_main([])
+    assert "attention" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as stop:
+        analysis_main(["attentoin"])
+    assert stop.value.code == 2 and "unknown command 'attentoin'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:
+        analysis_main(["tables", "--help"])  # analysis.tables' own parser answers
+    assert stop.value.code == 0 and "results" in capsys.readouterr().out

@@ -102,3 +102,23 @@ def test_network_is_out_of_reach_for_the_browser(tmp_path):
     )
     dom = dump_dom(page, tmp_path / "profile")
     assert 'data-cdn="undefined"' in dom
+
+
+def test_command_output_with_a_student_renders_offline(tmp_path, capsys):
+    """The page ``python -m analysis attention --student`` writes, in the same browser."""
+    from tiny import make_masked_lm
+
+    from analysis.attention import main
+
+    teacher = make_masked_lm(tmp_path / "teacher", layers=4, seed=0)
+    student = make_masked_lm(tmp_path / "student", layers=2, seed=1)
+    out = tmp_path / "out"
+    argv = ["--model", str(teacher), "--student", str(student), "--out", str(out), "--heads", "1:1"]
+    main([*argv, "--text", "the truck is big .", "--pair", "is it big ?"])
+    capsys.readouterr()
+    dom = dump_dom(out / "attention.html", tmp_path / "profile")
+    assert 'class="main-svg"' in dom
+    models = re.findall(r"<option[^>]*>([^<]*)</option>", dom.split('id="layer-menu"')[0])
+    assert models == [str(teacher), str(student), "student minus mapped teacher"]
+    title = re.search(r'class="gtitle"[^>]*>([^<]*)<', dom).group(1)
+    assert title == f"{teacher}: layer 1, head 1"
