@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -288,7 +287,6 @@ def run(request: AttentionRequest) -> list[Path]:
             target = request.out / path.name
             os.replace(path, target)
             moved.append(target)
-        shutil.rmtree(scratch, ignore_errors=True)
     return moved
 
 

@@ -305,3 +305,10 @@ def rendered_from(patterns: Sequence[str]) -> dict[str, object]:
 def results_patterns(runner, *globs: str) -> list[str]:
     """``globs`` under the runner's results folder, relative to the project when inside it."""
     return [f"{display_path(runner.results_dir)}/{pattern}" for pattern in globs]
+
+
+def metric_note() -> str:
+    """Which metric each task's scores are, for a table figure's note (they are all x100)."""
+    return "Dev scores x100: " + ", ".join(
+        f"{task} {metric}" for task, metric in METRIC_NAMES.items()
+    )

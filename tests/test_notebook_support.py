@@ -74,3 +74,7 @@ def test_seed_score_axes_name_the_metric():
     fig = nb.plot_seed_scores(scores, "table2", "Table 2")
     labels = [ax.get_xlabel() for ax in fig.axes]
     assert labels == ["dev F1 x100", "dev MCC x100", "dev accuracy x100"]
+
+
+def test_metric_note_names_every_task_metric():
+    assert nb.metric_note() == ("Dev scores x100: MRPC F1, CoLA MCC, SST-2 accuracy, RTE accuracy")
