@@ -50,7 +50,7 @@ def test_one_model_writes_grid_heads_statistics_and_html(teacher_dir, tmp_path, 
     html = (out / "attention.html").read_text()
     assert not re.search(r"<script[^>]+src=", html)  # plotly.js is inlined, nothing fetched
     assert '"layer 4"' in html and "[SEP]" in html
-    assert "query: %{customdata[0]}<br>key: %{customdata[1]}" in html  # hover: the token pair
+    assert r"query: %{customdata[0]}\u003cbr\u003ekey: %{customdata[1]}" in html  # hover text
 
 
 def test_chosen_heads_are_drawn(teacher_dir, tmp_path, capsys):
