@@ -7,13 +7,16 @@ is the *global* batch: Accelerate splits each batch across processes
 Resuming: ``output_dir/checkpoint`` holds Accelerate's state (model, projections,
 optimizer, scheduler, RNG states) plus ``progress.json`` (epoch, batches done, step).
 Because the batch order is a pure function of ``(seed, epoch)``, skipping the batches
-already done puts a resumed run back on the same loss curve.
+already done puts a resumed run back on the same loss curve. Checkpoints and model saves
+are written aside and renamed into place (``distill.checkpoints``); a damaged checkpoint
+is reported and the previous one used.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -27,6 +30,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 
+from distill import checkpoints
 from distill.glue import LengthBucketSampler
 
 StepFn = Callable[[nn.Module, dict[str, torch.Tensor]], dict[str, torch.Tensor]]
@@ -108,7 +112,14 @@ def train(
         (out / "train_config.json").write_text(json.dumps(record, default=str, indent=2))
 
     sampler = LengthBucketSampler(lengths, config.batch_size, seed=config.seed)
-    loader = DataLoader(dataset, batch_sampler=sampler, collate_fn=collate)
+    # Its own generator: creating an iterator (also when a resumed run skips batches) then
+    # draws its worker seed from it, not from the global RNG that dropout uses.
+    loader = DataLoader(
+        dataset,
+        batch_sampler=sampler,
+        collate_fn=collate,
+        generator=torch.Generator().manual_seed(config.seed),
+    )
     updates_per_epoch = math.ceil(len(loader) / config.grad_accum)
     total = max(1, math.ceil(updates_per_epoch * config.epochs))
     trainable = [p for p in model.parameters() if p.requires_grad]
@@ -128,11 +139,13 @@ def train(
     for module in frozen:
         module.to(accelerator.device).eval()
 
-    checkpoint = out / "checkpoint"
     progress = {"epoch": 0, "batches": 0, "step": 0, "best": None, "seconds": 0.0}
-    if (checkpoint / "progress.json").is_file():
+    if accelerator.is_main_process:
+        checkpoints.restore_folder(out / "best")
+    checkpoint = checkpoints.find_resumable(accelerator, out, _warner(accelerator))
+    if checkpoint is not None:
         accelerator.load_state(checkpoint)
-        progress = json.loads((checkpoint / "progress.json").read_text())
+        progress = checkpoints.read_progress(checkpoint)
         accelerator.print(f"resuming from {checkpoint} at step {progress['step']}")
     # Training time up to the checkpoint, summed over resumed processes (time lost to an
     # interruption after the last checkpoint is not counted: those steps are redone).
@@ -140,9 +153,7 @@ def train(
 
     def save_checkpoint() -> None:
         progress["seconds"] = round(time.perf_counter() - clock_start, 3)
-        accelerator.save_state(checkpoint)
-        if accelerator.is_main_process:
-            (checkpoint / "progress.json").write_text(json.dumps(progress))
+        checkpoints.save_checkpoint(accelerator, out, progress)
 
     step = progress["step"]
     bar = tqdm(
@@ -209,9 +220,17 @@ def train(
     accelerator.wait_for_everyone()
     save_checkpoint()
     if accelerator.is_main_process:
-        save_fn(accelerator.unwrap_model(model), out)
+        checkpoints.save_into(lambda folder: save_fn(accelerator.unwrap_model(model), folder), out)
     accelerator.wait_for_everyone()
     return accelerator.unwrap_model(model)
+
+
+def _warner(accelerator: Accelerator) -> Callable[[str], None]:
+    def warn(message: str) -> None:
+        if accelerator.is_main_process:
+            print(message, file=sys.stderr)
+
+    return warn
 
 
 def _evaluate(accelerator, model, eval_fn, select, progress, log, step, out, save_fn) -> None:
@@ -230,8 +249,11 @@ def _evaluate(accelerator, model, eval_fn, select, progress, log, step, out, sav
     if progress["best"] is None or metrics[key] > progress["best"]:
         progress["best"] = metrics[key]
         if accelerator.is_main_process:
-            save_fn(unwrapped, out / "best")
-            (out / "best" / "selection.json").write_text(
-                json.dumps({"step": step, key: metrics[key]})
-            )
+
+            def save_best(folder: Path) -> None:
+                save_fn(unwrapped, folder)
+                selection = {"step": step, key: metrics[key]}
+                (folder / "selection.json").write_text(json.dumps(selection))
+
+            checkpoints.save_folder(save_best, out / "best")
     accelerator.wait_for_everyone()
