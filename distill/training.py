@@ -28,7 +28,7 @@ from accelerate.utils import set_seed
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
-from transformers import get_linear_schedule_with_warmup
+from transformers import get_constant_schedule, get_linear_schedule_with_warmup
 
 from distill import checkpoints
 from distill.glue import LengthBucketSampler
@@ -36,6 +36,18 @@ from distill.glue import LengthBucketSampler
 StepFn = Callable[[nn.Module, dict[str, torch.Tensor]], dict[str, torch.Tensor]]
 EvalFn = Callable[[nn.Module], dict[str, float]]
 SaveFn = Callable[[nn.Module, Path], None]
+
+
+# Learning-rate schedules: "linear" warm-up then linear decay to zero (the released code's
+# "warmup_linear", used for stage 2 and general distillation); "constant" (its "none",
+# used for task stage 1).
+LR_SCHEDULES = ("linear", "constant")
+# Gradient clipping at ``max_grad_norm``: "global" clips the norm of all gradients taken
+# together (torch's clip_grad_norm_); "per_tensor" clips each parameter's gradient on its
+# own, as the released BertAdam does inside its update loop.
+CLIPPING = ("global", "per_tensor")
+# Parameters without weight decay, matched as substrings of their names (released code).
+NO_DECAY = ("bias", "LayerNorm.bias", "LayerNorm.weight")
 
 
 @dataclass
@@ -54,6 +66,14 @@ class TrainConfig:
     save_every: int = 500
     stop_after: int | None = None
     stage: str = "train"
+    lr_schedule: str = "linear"
+    clipping: str = "global"
+    report_to: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name, allowed in (("lr_schedule", LR_SCHEDULES), ("clipping", CLIPPING)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} {getattr(self, name)!r} is not one of {allowed}")
 
 
 def make_accelerator(config: TrainConfig) -> Accelerator:
@@ -68,6 +88,29 @@ def make_accelerator(config: TrainConfig) -> Accelerator:
         dataloader_config=DataLoaderConfiguration(split_batches=True),
         kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
     )
+
+
+def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    """AdamW groups as released: weight decay on weights, none on biases and LayerNorms."""
+    decay, exempt = [], []
+    for name, parameter in model.named_parameters():
+        if parameter.requires_grad:
+            (exempt if any(part in name for part in NO_DECAY) else decay).append(parameter)
+    return [
+        {"params": decay, "weight_decay": weight_decay},
+        {"params": exempt, "weight_decay": 0.0},
+    ]
+
+
+def clip_gradients(accelerator: Accelerator, model: nn.Module, config: TrainConfig) -> None:
+    """Clip to ``config.max_grad_norm`` by the rule ``config.clipping`` names."""
+    if config.clipping == "global":
+        accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+        return
+    accelerator.unscale_gradients()  # a no-op unless fp16 mixed precision scales the loss
+    for parameter in model.parameters():
+        if parameter.grad is not None:
+            torch.nn.utils.clip_grad_norm_(parameter, config.max_grad_norm)
 
 
 class JsonlLog:
@@ -122,16 +165,17 @@ def train(
     )
     updates_per_epoch = math.ceil(len(loader) / config.grad_accum)
     total = max(1, math.ceil(updates_per_epoch * config.epochs))
-    trainable = [p for p in model.parameters() if p.requires_grad]
     # Fused AdamW: one kernel over all parameters instead of a loop of small ops; on CPU
     # it makes the update of a student's 30522-row word embeddings about 6x cheaper.
     optimizer = torch.optim.AdamW(
-        trainable,
+        parameter_groups(model, config.weight_decay),
         lr=config.learning_rate,
-        weight_decay=config.weight_decay,
         fused=accelerator.device.type in ("cpu", "cuda"),
     )
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup * total), total)
+    if config.lr_schedule == "constant":
+        scheduler = get_constant_schedule(optimizer)
+    else:
+        scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup * total), total)
     model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
     # ``from_pretrained`` returns eval mode: without this a checkpoint-loaded student (or a
     # teacher being fine-tuned) would train with dropout off.
@@ -176,7 +220,7 @@ def train(
                 parts = step_fn(model, batch)
                 accelerator.backward(parts["loss"])
                 if accelerator.sync_gradients and config.max_grad_norm:
-                    accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+                    clip_gradients(accelerator, model, config)
                 optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad()

@@ -1,18 +1,23 @@
-"""The paper's pair, BERT-base (12 layers, 768 hidden) -> TinyBERT4, random weights, both stages."""
+"""The paper's pair, BERT-base (12 layers, 768 hidden) -> TinyBERT4, random weights, both stages;
+and the optimiser settings of the released code (huawei-noah/Pretrained-Language-Model,
+TinyBERT/task_distill.py, general_distill.py, transformer/optimization.py)."""
 
 import json
 import math
 
 import pytest
 import torch
-from tiny import make_tokenizer
+from accelerate import Accelerator
+from tiny import make_tokenizer, tiny_config
+from torch import nn
 from transformers import BertConfig, BertForSequenceClassification
 
 from distill.distiller import IntermediateDistiller, prediction_step, teacher_logits
 from distill.glue import collator
+from distill.losses import prediction_loss
 from distill.mapping import layer_mapping
 from distill.models import new_student
-from distill.training import TrainConfig, train
+from distill.training import TrainConfig, clip_gradients, parameter_groups, train
 
 SENTENCES = [
     "a great fun movie",
@@ -95,3 +100,97 @@ def test_paper_configuration_runs_both_stages(paper_pair, tmp_path):
         assert all(math.isfinite(r["loss"]) for r in log)
     saved = BertForSequenceClassification.from_pretrained(tmp_path / "stage2")
     assert saved.config.hidden_size == 312
+
+
+def released_groups(model: nn.Module) -> list[list[nn.Parameter]]:
+    """task_distill.py (and general_distill.py), the optimizer's parameter groups verbatim."""
+    param_optimizer = list(model.named_parameters())
+    no_decay = ["bias", "LayerNorm.bias", "LayerNorm.weight"]
+    return [
+        [p for n, p in param_optimizer if not any(nd in n for nd in no_decay)],
+        [p for n, p in param_optimizer if any(nd in n for nd in no_decay)],
+    ]
+
+
+def test_weight_decay_groups_are_the_released_ones(paper_pair):
+    _, teacher, student = paper_pair
+    distiller = IntermediateDistiller(student, teacher, layer_mapping("uniform", 4, 12))
+    ours = parameter_groups(distiller, TrainConfig(".", epochs=1).weight_decay)
+    released = released_groups(distiller)
+    assert [[id(p) for p in g["params"]] for g in ours] == [[id(p) for p in g] for g in released]
+    assert [g["weight_decay"] for g in ours] == [0.01, 0.0]  # released: 0.01 and 0.0
+    exempt = {id(p) for p in ours[1]["params"]}
+    layer = student.bert.encoder.layer[0]
+    assert id(layer.output.LayerNorm.weight) in exempt and id(layer.output.dense.bias) in exempt
+    assert id(layer.output.dense.weight) not in exempt
+
+
+def released_soft_cross_entropy(predicts, targets):
+    """task_distill.py, verbatim: a mean over batch *and classes*."""
+    student_likelihood = torch.nn.functional.log_softmax(predicts, dim=-1)
+    targets_prob = torch.nn.functional.softmax(targets, dim=-1)
+    return (-targets_prob * student_likelihood).mean()
+
+
+@pytest.mark.parametrize("classes", [2, 3])
+def test_released_soft_cross_entropy_is_eq10_divided_by_the_number_of_classes(classes):
+    generator = torch.Generator().manual_seed(classes)
+    student, teacher = torch.randn(2, 16, classes, generator=generator)
+    ours = prediction_loss(student, teacher)  # eq. 10: a sum over classes, mean over batch
+    assert released_soft_cross_entropy(student, teacher).item() == pytest.approx(
+        ours.item() / classes, rel=1e-6
+    )
+
+
+def test_clipping_per_tensor_is_bertadams(tmp_path):
+    """BertAdam (max_grad_norm=1.0 by default) clips each parameter's gradient on its own."""
+    assert TrainConfig(tmp_path, epochs=1).max_grad_norm == 1.0
+    model = nn.Linear(3, 2)
+    model.weight.grad = torch.full((2, 3), 2.0)  # norm sqrt(24): clipped to 1
+    model.bias.grad = torch.tensor([0.3, 0.4])  # norm 0.5: unchanged
+    config = TrainConfig(tmp_path, epochs=1, clipping="per_tensor")
+    clip_gradients(Accelerator(cpu=True), model, config)
+    assert model.weight.grad.norm().item() == pytest.approx(1.0, rel=1e-6)
+    assert model.bias.grad.tolist() == pytest.approx([0.3, 0.4])
+    global_config = TrainConfig(tmp_path, epochs=1)  # torch's rule: one norm over all
+    model.weight.grad, model.bias.grad = torch.full((2, 3), 2.0), torch.tensor([0.3, 0.4])
+    clip_gradients(Accelerator(cpu=True), model, global_config)
+    total = torch.cat([model.weight.grad.flatten(), model.bias.grad]).norm().item()
+    assert total == pytest.approx(1.0, rel=1e-6)
+    assert model.bias.grad.norm().item() < 0.5
+
+
+def logged_rates(tmp_path, tokenizer, schedule: str) -> list[float]:
+    torch.manual_seed(0)
+    model = BertForSequenceClassification(
+        tiny_config(len(tokenizer), layers=1, hidden=8, heads=2, intermediate=16, num_labels=2)
+    )
+    data = dataset(tokenizer)
+    out = tmp_path / schedule
+    config = TrainConfig(out, epochs=2, batch_size=4, log_every=1, lr_schedule=schedule)
+    train(
+        config,
+        model,
+        lambda m, b: prediction_step(m, b, None),
+        data,
+        [len(f["input_ids"]) for f in data],
+        collator(tokenizer),
+        lambda m, directory: m.save_pretrained(directory),
+    )
+    return [json.loads(line)["lr"] for line in (out / "log.jsonl").open()]
+
+
+def test_stage1_constant_rate_is_the_released_schedule_none(paper_pair, tmp_path):
+    """Released stage 1 (``not pred_distill``): ``schedule='none'``, the rate itself at
+    every step; stage 2: ``warmup_linear``."""
+    tokenizer = paper_pair[0]
+    constant = logged_rates(tmp_path, tokenizer, "constant")
+    assert constant == [TrainConfig(tmp_path, epochs=1).learning_rate] * 4
+    linear = logged_rates(tmp_path, tokenizer, "linear")
+    assert (
+        linear[0] == constant[0]
+        and linear == sorted(linear, reverse=True)
+        and linear[-1] < linear[0]
+    )
+    with pytest.raises(ValueError, match="lr_schedule"):
+        TrainConfig(tmp_path, epochs=1, lr_schedule="cosine")
