@@ -87,6 +87,8 @@ def make_accelerator(config: TrainConfig) -> Accelerator:
         mixed_precision=config.mixed_precision,
         dataloader_config=DataLoaderConfiguration(split_batches=True),
         kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
+        log_with=list(config.report_to) or None,
+        project_dir=Path(config.output_dir) / "tracking",
     )
 
 
@@ -114,15 +116,27 @@ def clip_gradients(accelerator: Accelerator, model: nn.Module, config: TrainConf
 
 
 class JsonlLog:
-    """Append-only JSON-lines log of losses and metrics (main process only)."""
+    """Append-only JSON-lines log of losses and metrics (main process only).
 
-    def __init__(self, path: Path, enabled: bool):
-        self.path, self.enabled = path, enabled
+    Each record's numbers also go to Accelerate's trackers (``TrainConfig.report_to``,
+    e.g. TensorBoard under ``output_dir/tracking/<stage>``), at the record's step.
+    """
+
+    def __init__(self, path: Path, accelerator: Accelerator):
+        self.path, self.accelerator = path, accelerator
 
     def write(self, **record: object) -> None:
-        if self.enabled:
+        if self.accelerator.is_main_process:
             with self.path.open("a", encoding="utf-8") as handle:
                 handle.write(json.dumps(record) + "\n")
+        if self.accelerator.trackers:
+            prefix = f"{record['stage']}/" if record["stage"] == "eval" else ""
+            numbers = {
+                f"{prefix}{name}": value
+                for name, value in record.items()
+                if isinstance(value, int | float) and name != "step"
+            }
+            self.accelerator.log(numbers, step=record["step"])
 
 
 def train(
@@ -149,7 +163,9 @@ def train(
     set_seed(config.seed)
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    log = JsonlLog(out / "log.jsonl", accelerator.is_main_process)
+    log = JsonlLog(out / "log.jsonl", accelerator)
+    if config.report_to:
+        accelerator.init_trackers(config.stage)
     if accelerator.is_main_process:
         record = {**asdict(config), "processes": accelerator.num_processes}
         (out / "train_config.json").write_text(json.dumps(record, default=str, indent=2))
@@ -256,6 +272,7 @@ def train(
                 _evaluate(accelerator, model, eval_fn, select, progress, log, step, out, save_fn)
         if step == config.stop_after and step < total:
             bar.close()
+            _finish_trackers(accelerator)
             accelerator.print(f"stopped after step {step}; rerun the same command to resume")
             return None
     bar.close()
@@ -266,7 +283,15 @@ def train(
     if accelerator.is_main_process:
         checkpoints.save_into(lambda folder: save_fn(accelerator.unwrap_model(model), folder), out)
     accelerator.wait_for_everyone()
+    _finish_trackers(accelerator)
     return accelerator.unwrap_model(model)
+
+
+def _finish_trackers(accelerator: Accelerator) -> None:
+    """Close the trackers but not the process group (``end_training`` would destroy it,
+    and the next stage of the same command still needs it)."""
+    for tracker in accelerator.trackers:
+        tracker.finish()
 
 
 def _warner(accelerator: Accelerator) -> Callable[[str], None]:
