@@ -25,9 +25,18 @@ OFFICIAL_THRESHOLD = -100.0
 
 
 def masked_mse(student: torch.Tensor, teacher: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean squared error over the positions where ``mask`` (broadcastable) is true."""
-    mask = mask.to(student.dtype).expand_as(student)
-    return ((student - teacher.to(student.dtype)) ** 2 * mask).sum() / mask.sum().clamp(min=1)
+    """Mean squared error over the positions where ``mask`` (broadcastable) is true.
+
+    The masked positions are zeroed on both sides, with the mask broadcast rather than
+    expanded, and summed by one fused ``mse_loss``: the same values bit for bit as
+    ``((s - t) ** 2 * mask).sum() / mask.sum()``, in less time (``benchmarks/ab_distill.py``).
+    The count of valid positions is the mask's sum times the size of the dimensions it is
+    broadcast over.
+    """
+    mask = mask.to(student.dtype)
+    count = mask.sum() * (student.numel() // mask.numel())
+    zeroed = F.mse_loss(student * mask, teacher.to(student.dtype) * mask, reduction="sum")
+    return zeroed / count.clamp(min=1)
 
 
 def hidden_loss(
@@ -62,9 +71,8 @@ def attention_loss(
     of valid positions, so the mean of per-head MSEs equals the MSE over all heads.
     """
     if padding == "masked":
-        valid = attention_mask.bool()
-        pairs = valid[:, None, :, None] & valid[:, None, None, :]
-        return masked_mse(student, teacher, pairs)
+        valid = attention_mask.to(student.dtype)
+        return masked_mse(student, teacher, valid[:, None, :, None] * valid[:, None, None, :])
     if padding == "official":
         key_pad = (1.0 - attention_mask[:, None, None, :].to(student.dtype)) * OFFICIAL_MASK_VALUE
 

@@ -24,12 +24,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load, load_file, save_file
 from torch.utils.data import DataLoader, Dataset
 
 from distill.glue import LengthBucketSampler
@@ -51,14 +50,34 @@ def cache_folder(root: str | Path, kind: str, fingerprint: dict) -> Path:
     return folder
 
 
+FILE_OVERHEAD = 4096  # safetensors header and the file system's block rounding, at most
+
+
+def estimated_bytes(lengths: Sequence[int], layers: int, heads: int, width: int) -> int:
+    """Disk size of a full stage-1 cache: per example of length ``L``, fp16 hidden states at
+    ``layers`` mapped layers (embeddings included) and scores at ``layers - 1``; an upper
+    bound, so that a run can show it, and refuse or bound it, before filling."""
+    per_token = 2 * layers * width
+    return sum(2 * (layers - 1) * heads * n * n + per_token * n + FILE_OVERHEAD for n in lengths)
+
+
 class TeacherCache:
     """``targets(batch, compute)`` loads cached examples, computes and stores the rest.
 
     ``fingerprint`` describes what the targets are built from (teacher, data, mapping...).
+    With ``max_bytes`` the folder stops growing at that size (counted from what it holds
+    when opened plus what this process writes): examples beyond it are computed on every
+    use and rounded exactly as the cache would store them, so results do not change.
     """
 
-    def __init__(self, root: str | Path, fingerprint: dict):
+    def __init__(self, root: str | Path, fingerprint: dict, max_bytes: int | None = None):
         self.directory = cache_folder(root, "targets", fingerprint)
+        self.max_bytes = max_bytes
+        self.bytes = (
+            sum(p.stat().st_size for p in self.directory.glob("*.safetensors"))
+            if max_bytes is not None
+            else 0
+        )
 
     def _path(self, index: int) -> Path:
         return self.directory / f"{index:09d}.safetensors"
@@ -69,6 +88,8 @@ class TeacherCache:
         indices = batch["index"].tolist()
         if not all(self._path(i).is_file() for i in indices):
             hidden, scores = compute(batch)
+            if self.max_bytes is not None and self.bytes >= self.max_bytes:
+                return _as_stored(batch["attention_mask"], hidden, scores)
             self._store(indices, batch["attention_mask"], hidden, scores)
         # Always what the cache holds (fp16, zero padding), also right after computing it:
         # a run must not depend on whether it was the first to need these targets.
@@ -82,25 +103,39 @@ class TeacherCache:
             tensors = {k: v.to("cpu", torch.float16).contiguous() for k, v in tensors.items()}
             partial = self._path(index).with_suffix(f".{os.getpid()}.partial")
             save_file(tensors, partial)
+            self.bytes += partial.stat().st_size
             partial.replace(self._path(index))  # an interrupted write never looks finished
 
     def _load(self, indices, mask) -> Targets:
-        length, device = mask.shape[1], mask.device
-        examples = [load_file(self._path(i)) for i in indices]
+        """Each file read whole and parsed from memory, its fp16 tensors copied (and widened)
+        straight into zeroed batch tensors: one pass instead of widen, pad and stack copies
+        (``benchmarks/ab_distill.py``)."""
+        batch, length = len(indices), mask.shape[1]
+        examples = [load(self._path(i).read_bytes()) for i in indices]
         layers = sum(key.startswith("hidden.") for key in examples[0])
+        width, heads = examples[0]["hidden.0"].shape[-1], examples[0]["scores.0"].shape[0]
+        hidden = [torch.zeros(batch, length, width) for _ in range(layers)]
+        scores = [torch.zeros(batch, heads, length, length) for _ in range(layers - 1)]
+        for row, example in enumerate(examples):
+            for k, target in enumerate(hidden):
+                values = example[f"hidden.{k}"]
+                target[row, : values.shape[0]].copy_(values)
+            for k, target in enumerate(scores):
+                values = example[f"scores.{k}"]
+                target[row, :, : values.shape[-1], : values.shape[-1]].copy_(values)
+        device = mask.device
+        return [h.to(device) for h in hidden], [a.to(device) for a in scores]
 
-        def stacked(name: str, pad: Callable[[torch.Tensor], tuple[int, ...]]) -> torch.Tensor:
-            rows = [F.pad(e[name].float(), pad(e[name])) for e in examples]
-            return torch.stack(rows).to(device)
 
-        hidden = [
-            stacked(f"hidden.{k}", lambda t: (0, 0, 0, length - t.shape[0])) for k in range(layers)
-        ]
-        scores = [
-            stacked(f"scores.{k}", lambda t: (0, length - t.shape[-1], 0, length - t.shape[-1]))
-            for k in range(layers - 1)
-        ]
-        return hidden, scores
+def _as_stored(mask: torch.Tensor, hidden, scores) -> Targets:
+    """What the cache would return for these targets: fp16 values, zeros at padding."""
+    tokens = mask.bool()[:, :, None]
+    pairs = mask.bool()[:, None, :, None] & mask.bool()[:, None, None, :]
+
+    def rounded(values: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+        return torch.where(keep, values.half().float(), 0.0)
+
+    return [rounded(h, tokens) for h in hidden], [rounded(a, pairs) for a in scores]
 
 
 @torch.no_grad()

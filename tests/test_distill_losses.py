@@ -91,3 +91,34 @@ def test_weighted_sum_equation_11():
     assert weighted_sum(losses, [1.0, 0.5, 2.0]).item() == pytest.approx(8.0)
     with pytest.raises(ValueError, match="layer weights"):
         weighted_sum(losses, [1.0])
+
+
+def expanded_mask_mse(student, teacher, mask):
+    """The masked MSE as first written (mask expanded to the full shape): the reference
+    the faster broadcast version must equal bit for bit."""
+    mask = mask.to(student.dtype).expand_as(student)
+    return ((student - teacher) ** 2 * mask).sum() / mask.sum().clamp(min=1)
+
+
+@pytest.mark.parametrize("kind", ["attention", "hidden"])
+def test_broadcast_masked_mse_equals_the_expanded_one_bit_for_bit(kind):
+    generator = torch.Generator().manual_seed(0)
+    attention_mask = torch.ones(6, 23, dtype=torch.long)
+    for row, length in enumerate([23, 20, 17, 9, 3, 1]):
+        attention_mask[row, length:] = 0
+    shape = (6, 12, 23, 23) if kind == "attention" else (6, 23, 48)
+    student = torch.randn(shape, generator=generator, requires_grad=True)
+    teacher = torch.randn(shape, generator=generator)
+    valid = attention_mask.bool()
+    if kind == "attention":
+        ours = attention_loss(student, teacher, attention_mask)
+        reference = expanded_mask_mse(
+            student, teacher, valid[:, None, :, None] & valid[:, None, None, :]
+        )
+    else:
+        ours = hidden_loss(student, teacher, attention_mask)
+        reference = expanded_mask_mse(student, teacher, valid[:, :, None])
+    (ours_grad,) = torch.autograd.grad(ours, student)
+    (reference_grad,) = torch.autograd.grad(reference, student)
+    assert torch.equal(ours, reference)
+    assert torch.equal(ours_grad, reference_grad)

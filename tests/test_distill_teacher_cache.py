@@ -4,13 +4,15 @@ import json
 
 import pytest
 import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file
 from tiny import make_masked_lm, make_tokenizer, tiny_config
 from transformers import BertForSequenceClassification
 
 from distill.cli import main
 from distill.distiller import IntermediateDistiller, teacher_logits
 from distill.glue import Example, GlueDataset, collator
-from distill.teacher_cache import TeacherCache, cached_logits
+from distill.teacher_cache import TeacherCache, cached_logits, estimated_bytes
 
 
 def make_batch(tokenizer):
@@ -98,3 +100,70 @@ def test_general_distillation_with_cache(tmp_path):
     assert len(files) == 3  # one per packed sequence
     with pytest.raises(ValueError, match="needs --padding masked"):
         main([*command, "--output-dir", str(tmp_path / "run2"), "--padding", "official"])
+
+
+def padded_and_stacked(cache, indices, length):
+    """The cache read as first written (load, widen, pad, stack): the reference the
+    one-pass read into zeroed batch tensors must equal bit for bit."""
+    examples = [load_file(cache._path(i)) for i in indices]
+    layers = sum(key.startswith("hidden.") for key in examples[0])
+
+    def stacked(name, pad):
+        return torch.stack([F.pad(e[name].float(), pad(e[name])) for e in examples])
+
+    hidden = [
+        stacked(f"hidden.{k}", lambda t: (0, 0, 0, length - t.shape[0])) for k in range(layers)
+    ]
+    scores = [
+        stacked(f"scores.{k}", lambda t: (0, length - t.shape[-1], 0, length - t.shape[-1]))
+        for k in range(layers - 1)
+    ]
+    return hidden, scores
+
+
+def tiny_pair(tmp_path):
+    tokenizer = make_tokenizer(tmp_path)
+    torch.manual_seed(0)
+    teacher = BertForSequenceClassification(tiny_config(len(tokenizer), layers=4)).eval()
+    student = BertForSequenceClassification(tiny_config(len(tokenizer), layers=2, hidden=16))
+    return tokenizer, teacher, IntermediateDistiller(student, teacher, [0, 2, 4])
+
+
+def test_one_pass_read_equals_pad_and_stack(tmp_path):
+    tokenizer, teacher, distiller = tiny_pair(tmp_path)
+    batch = make_batch(tokenizer)
+    cache = TeacherCache(tmp_path / "cache", {"teacher": "tiny"})
+    hidden, scores = cache.targets(batch, lambda b: distiller.teacher_targets(teacher, b))
+    want_hidden, want_scores = padded_and_stacked(cache, [0, 1, 2], batch["input_ids"].shape[1])
+    for got, want in zip([*hidden, *scores], [*want_hidden, *want_scores], strict=True):
+        assert got.dtype == torch.float32 and torch.equal(got, want)
+
+
+def test_bounded_cache_stops_growing_and_returns_the_same_targets(tmp_path):
+    tokenizer, teacher, distiller = tiny_pair(tmp_path)
+    batch = make_batch(tokenizer)
+
+    def compute(b):
+        return distiller.teacher_targets(teacher, b)
+
+    unbounded = TeacherCache(tmp_path / "free", {"teacher": "tiny"}).targets(batch, compute)
+    bounded = TeacherCache(tmp_path / "bounded", {"teacher": "tiny"}, max_bytes=1)
+    first = bounded.targets({k: v[:1] for k, v in batch.items()}, compute)  # 0 < 1 byte: stored
+    assert len(list(bounded.directory.glob("*.safetensors"))) == 1
+    assert bounded.bytes > 0 and torch.equal(
+        first[0][0][0], unbounded[0][0][0, : first[0][0].shape[1]]
+    )
+    again = bounded.targets(batch, compute)  # over the bound: computed, not stored
+    assert len(list(bounded.directory.glob("*.safetensors"))) == 1
+    for got, want in zip([*again[0], *again[1]], [*unbounded[0], *unbounded[1]], strict=True):
+        assert torch.equal(got, want)
+    lengths = batch["attention_mask"].sum(1).tolist()
+    size = sum(
+        p.stat().st_size
+        for p in TeacherCache(tmp_path / "free", {"teacher": "tiny"}).directory.glob(
+            "*.safetensors"
+        )
+    )
+    config = teacher.config
+    estimate = estimated_bytes(lengths, 3, config.num_attention_heads, config.hidden_size)
+    assert size <= estimate
