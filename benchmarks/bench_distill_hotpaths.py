@@ -1,0 +1,246 @@
+"""Roofline of every distillation hot path on this CPU, with the real models and data.
+
+For each path -- a task stage-1 step with the teacher's targets read from the cache, a
+stage-2 step (cached logits), a general-distillation step with the live teacher, and the
+teacher-cache fill -- it reports examples/s, the FLOPs of one call (counted by
+``torch.utils.flop_counter.FlopCounterMode``), the achieved GFLOP/s and its fraction of the
+rate of a 2048 x 2048 fp32 matmul timed in the same process, interleaved with the paths
+(the machine's ceiling for this work: every FLOP of a step at matmul speed). Speeds on a
+shared machine are only comparable as such same-process ratios, so the load average is
+recorded beside them; with one thread, times are the thread's CPU time. Real assets: the
+pip MiniLM encoder as teacher, the ``cpu`` student preset, MRPC training pairs and enwiki
+text (``../shared/assets``), batches of 32, in train mode (dropout on) with AdamW steps,
+as ``distill.training`` runs them. Usage, from the
+repository's root (so that ``distill`` is this checkout's)::
+
+    PYTHONPATH=. python benchmarks/bench_distill_hotpaths.py [--threads 2] [--rounds 5] [--record]
+
+``--record`` appends the rows to ``benchmarks/results.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+from transformers import AutoTokenizer
+
+from augment.mlm.loading import minilm_encoder_path
+from distill.corpus import pack_corpus
+from distill.distiller import IntermediateDistiller, model_inputs
+from distill.glue import GlueDataset, LengthBucketSampler, collator, get_task, read_tsv
+from distill.losses import prediction_loss
+from distill.mapping import layer_mapping
+from distill.models import load_teacher, new_student
+from distill.teacher_cache import TeacherCache
+
+REPO = Path(__file__).resolve().parents[1]
+ASSETS = REPO.parent / "shared" / "assets"
+RESULTS = Path(__file__).with_name("results.md")
+MATMUL_SIZE = 2048
+BATCH = 32
+HEADER = (
+    "| date (UTC) | commit | machine | threads | load avg | path | examples/s | "
+    "GFLOP/step | GFLOP/s | matmul GFLOP/s | of matmul | clock |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+)
+
+
+def clock() -> Callable[[], float]:
+    """One thread: its CPU time, which other processes on the cores barely move; several:
+    wall time (CPU time would count the worker threads' spinning)."""
+    return time.thread_time if torch.get_num_threads() == 1 else time.perf_counter
+
+
+def median_seconds(function: Callable[[], object], repeats: int) -> float:
+    times, now = [], clock()
+    for _ in range(repeats):
+        start = now()
+        function()
+        times.append(now() - start)
+    return statistics.median(times)
+
+
+def matmul() -> Callable[[], object]:
+    a, b = torch.randn(MATMUL_SIZE, MATMUL_SIZE), torch.randn(MATMUL_SIZE, MATMUL_SIZE)
+    return lambda: a @ b
+
+
+def flops(function: Callable[[], object]) -> int:
+    counter = FlopCounterMode(display=False)
+    with counter:
+        function()
+    return counter.get_total_flops()
+
+
+def first_batch(features: list[dict], tokenizer) -> dict[str, torch.Tensor]:
+    """The first batch of the training sampler (similar lengths, as training sees them)."""
+    lengths = [len(f["input_ids"]) for f in features]
+    indices = next(iter(LengthBucketSampler(lengths, BATCH, seed=0)))
+    return collator(tokenizer)([features[i] for i in indices])
+
+
+class HotPaths:
+    """The models, batches and one closure per hot path."""
+
+    def __init__(self, cache_root: Path):
+        teacher_path = minilm_encoder_path()
+        self.tokenizer = AutoTokenizer.from_pretrained(teacher_path)
+        self.teacher = load_teacher(teacher_path, with_head=False)
+        mrpc = get_task("mrpc")
+        examples = read_tsv(mrpc, ASSETS / "glue" / "MRPC" / "train.tsv")
+        self.mrpc = first_batch(GlueDataset(examples, self.tokenizer, 128).features, self.tokenizer)
+        corpus = pack_corpus(ASSETS / "corpus" / "enwiki-50MB.txt", self.tokenizer, 128, 4000)
+        self.enwiki = first_batch(corpus, self.tokenizer)
+        self.cache_root = cache_root
+        self.stage1 = self._distiller()
+        self.general = self._distiller()
+        self.classifier = new_student("cpu", self.teacher.config, with_head=True, num_labels=2)
+        self.classifier.train()
+        self.classifier_optimizer = torch.optim.AdamW(self.classifier.parameters(), fused=True)
+        with torch.no_grad():
+            self.logits = torch.randn(BATCH, 2)  # what a cache of teacher logits returns
+        self.cache = TeacherCache(cache_root / "filled", {"bench": "stage1"})
+        self.cache.targets(self.mrpc, self._compute(self.stage1[0]))
+        self.fills = 0
+
+    def _distiller(self) -> tuple[IntermediateDistiller, torch.optim.Optimizer]:
+        student = new_student("cpu", self.teacher.config, with_head=False)
+        mapping = layer_mapping("uniform", 3, self.teacher.config.num_hidden_layers)
+        distiller = IntermediateDistiller(student, self.teacher, mapping).train()
+        return distiller, torch.optim.AdamW(distiller.parameters(), fused=True)
+
+    def _compute(self, distiller: IntermediateDistiller):
+        return lambda batch: distiller.teacher_targets(self.teacher, batch)
+
+    @staticmethod
+    def _update(loss: torch.Tensor, module: torch.nn.Module, optimizer) -> None:
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(module.parameters(), 1.0)
+        optimizer.step()
+        optimizer.zero_grad()
+
+    def stage1_step(self) -> None:
+        distiller, optimizer = self.stage1
+        targets = self.cache.targets(self.mrpc, self._compute(distiller))
+        self._update(distiller(self.mrpc, *targets)["loss"], distiller, optimizer)
+
+    def stage2_step(self) -> None:
+        logits = self.classifier(**model_inputs(self.mrpc)).logits
+        loss = prediction_loss(logits, self.logits)
+        self._update(loss, self.classifier, self.classifier_optimizer)
+
+    def general_step(self) -> None:
+        distiller, optimizer = self.general
+        targets = distiller.teacher_targets(self.teacher, self.enwiki)
+        self._update(distiller(self.enwiki, *targets)["loss"], distiller, optimizer)
+
+    def cache_fill(self) -> None:
+        self.fills += 1
+        cache = TeacherCache(self.cache_root / f"fill{self.fills}", {"bench": self.fills})
+        cache.targets(self.mrpc, self._compute(self.stage1[0]))
+
+    def paths(self) -> dict[str, tuple[Callable[[], None], dict]]:
+        return {
+            "stage 1, cached teacher (MRPC)": (self.stage1_step, self.mrpc),
+            "stage 2, cached logits (MRPC)": (self.stage2_step, self.mrpc),
+            "general, live teacher (enwiki)": (self.general_step, self.enwiki),
+            "teacher-cache fill (MRPC)": (self.cache_fill, self.mrpc),
+        }
+
+
+def commit() -> str:
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+        )
+        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD"], cwd=REPO).returncode != 0
+        return head.stdout.strip() + ("+dirty" if dirty else "")
+    except OSError:
+        return "unknown"
+
+
+def machine() -> str:
+    model = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        names = [
+            line.split(":", 1)[1].strip()
+            for line in cpuinfo.read_text().splitlines()
+            if line.startswith("model name")
+        ]
+        model = names[0] if names else model
+    return f"{model}, {os.cpu_count()} cores, torch {torch.__version__}"
+
+
+def check_checkout() -> None:
+    """Refuse to time an installed copy of ``distill`` other than this checkout's."""
+    import distill
+
+    if Path(distill.__file__).resolve().parents[1] != REPO:
+        raise SystemExit(f"distill imported from {distill.__file__}; run with PYTHONPATH={REPO}")
+
+
+def main() -> None:
+    check_checkout()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's)")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds")
+    parser.add_argument("--repeats", type=int, default=3, help="calls per path and round")
+    parser.add_argument("--record", action="store_true", help=f"append rows to {RESULTS.name}")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    load_before = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory() as cache_root:
+        hot = HotPaths(Path(cache_root))
+        paths = hot.paths()
+        work = {name: flops(function) for name, (function, _) in paths.items()}
+        ceiling = matmul()
+        for function, _ in paths.values():
+            function()  # warm-up: allocator, kernel selection, page cache
+        seconds: dict[str, list[float]] = {name: [] for name in paths}
+        matmul_seconds = []
+        for _ in range(args.rounds):  # interleaved, so a load change hits all alike
+            matmul_seconds.append(median_seconds(ceiling, args.repeats))
+            for name, (function, _) in paths.items():
+                seconds[name].append(median_seconds(function, args.repeats))
+    load = f"{load_before:.2f}-{os.getloadavg()[0]:.2f}"
+    matmul_rate = 2 * MATMUL_SIZE**3 / statistics.median(matmul_seconds) / 1e9
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M")
+    rows = []
+    for name, (_, batch) in paths.items():
+        step = statistics.median(seconds[name])
+        rate = work[name] / step / 1e9
+        rows.append(
+            f"| {stamp} | {commit()} | {machine()} | {torch.get_num_threads()} | {load} | "
+            f"{name}, {tuple(batch['input_ids'].shape)} | {BATCH / step:.1f} | "
+            f"{work[name] / 1e9:.1f} | {rate:.1f} | {matmul_rate:.1f} | "
+            f"{rate / matmul_rate:.0%} | {clock().__name__} |"
+        )
+    print(HEADER + "\n".join(rows))
+    if args.record:
+        if not RESULTS.is_file():
+            RESULTS.write_text(
+                "# Distillation hot paths: roofline on CPU\n\n"
+                "Written by `python benchmarks/bench_distill_hotpaths.py --record` (see its "
+                "docstring). `of matmul` = achieved GFLOP/s over the same-process rate of a "
+                f"{MATMUL_SIZE} x {MATMUL_SIZE} fp32 matmul; load avg = 1-minute load average "
+                "before-after.\n\n" + HEADER
+            )
+        with RESULTS.open("a") as handle:
+            handle.write("\n".join(rows) + "\n")
+
+
+if __name__ == "__main__":
+    main()
