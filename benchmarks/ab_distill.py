@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -156,8 +157,8 @@ def main() -> None:
     if args.record:
         with RESULTS.open("a") as handle:
             handle.write(
-                f"\n`python benchmarks/ab_distill.py --threads {torch.get_num_threads()} "
-                f"--pairs {args.pairs} --record` on {machine()}:\n\n" + header
+                f"\n`python benchmarks/ab_distill.py {' '.join(sys.argv[1:])}` on {machine()}:"
+                "\n\n" + header
             )
             handle.write("\n".join(lines) + "\n")
 

@@ -25,6 +25,7 @@ import os
 import platform
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -159,6 +160,29 @@ class HotPaths:
         }
 
 
+MATMUL_OPS = ("aten::mm", "aten::addmm", "aten::bmm")
+
+
+def breakdown(name: str, function: Callable[[], object], work: int, repeats: int) -> list[str]:
+    """Where a path's time goes (``torch.profiler``, self CPU time per op): the matmul ops'
+    share and rate, and the other ops that cost most. Shows how far the matmul ceiling
+    is reachable: the non-matmul time is a floor no matmul speed removes."""
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profile:
+        for _ in range(repeats):
+            function()
+    ops = sorted(profile.key_averages(), key=lambda op: op.self_cpu_time_total, reverse=True)
+    total = sum(op.self_cpu_time_total for op in ops)
+    matmul = sum(op.self_cpu_time_total for op in ops if op.key in MATMUL_OPS)
+    rate = work * repeats / (matmul / 1e6) / 1e9
+    lines = [
+        f"{name}: matmul ops {matmul / total:.0%} of self CPU time at {rate:.1f} GFLOP/s; "
+        f"the rest, largest first (share of self CPU time):"
+    ]
+    others = [op for op in ops if op.key not in MATMUL_OPS][:8]
+    lines += [f"    {op.key:<40} {op.self_cpu_time_total / total:6.1%}" for op in others]
+    return lines
+
+
 def commit() -> str:
     try:
         head = subprocess.run(
@@ -198,6 +222,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds")
     parser.add_argument("--repeats", type=int, default=3, help="calls per path and round")
     parser.add_argument("--record", action="store_true", help=f"append rows to {RESULTS.name}")
+    parser.add_argument(
+        "--breakdown", action="store_true", help="also profile where each path's time goes"
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -215,6 +242,10 @@ def main() -> None:
             matmul_seconds.append(median_seconds(ceiling, args.repeats))
             for name, (function, _) in paths.items():
                 seconds[name].append(median_seconds(function, args.repeats))
+        notes = []
+        if args.breakdown:
+            for name, (function, _) in paths.items():
+                notes += breakdown(name, function, work[name], args.repeats)
     load = f"{load_before:.2f}-{os.getloadavg()[0]:.2f}"
     matmul_rate = 2 * MATMUL_SIZE**3 / statistics.median(matmul_seconds) / 1e9
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M")
@@ -229,17 +260,23 @@ def main() -> None:
             f"{rate / matmul_rate:.0%} | {clock().__name__} |"
         )
     print(HEADER + "\n".join(rows))
+    print("\n".join(notes))
     if args.record:
         if not RESULTS.is_file():
             RESULTS.write_text(
                 "# Distillation hot paths: roofline on CPU\n\n"
-                "Written by `python benchmarks/bench_distill_hotpaths.py --record` (see its "
-                "docstring). `of matmul` = achieved GFLOP/s over the same-process rate of a "
+                "Written by `benchmarks/bench_distill_hotpaths.py --record` and "
+                "`benchmarks/ab_distill.py --record` (see their docstrings). `of matmul` = "
+                "achieved GFLOP/s over the same-process rate of a "
                 f"{MATMUL_SIZE} x {MATMUL_SIZE} fp32 matmul; load avg = 1-minute load average "
-                "before-after.\n\n" + HEADER
+                "before-after.\n"
             )
+        command = " ".join(["python benchmarks/bench_distill_hotpaths.py", *sys.argv[1:]])
+        block = f"\n`{command}`:\n\n" + HEADER + "\n".join(rows) + "\n"
+        if notes:
+            block += "\n```\n" + "\n".join(notes) + "\n```\n"
         with RESULTS.open("a") as handle:
-            handle.write("\n".join(rows) + "\n")
+            handle.write(block)
 
 
 if __name__ == "__main__":
