@@ -21,6 +21,7 @@ repository's root (so that ``distill`` is this checkout's)::
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import platform
 import statistics
@@ -28,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -163,6 +165,33 @@ class HotPaths:
 MATMUL_OPS = ("aten::mm", "aten::addmm", "aten::bmm")
 
 
+def matmul_flops(name: str, shapes: list[list[int]]) -> int:
+    first, second = (shapes[1], shapes[2]) if name == "aten::addmm" else (shapes[0], shapes[1])
+    return 2 * math.prod(first) * second[-1]
+
+
+def replayed_matmul_rate(function: Callable[[], object]) -> float:
+    """GFLOP/s of the path's own matrix products replayed alone at their shapes (thread CPU
+    time with one thread): the rate the path would reach if every other op were free."""
+    with torch.profiler.profile(
+        activities=[torch.profiler.ProfilerActivity.CPU], record_shapes=True
+    ) as profile:
+        function()
+    calls = Counter(
+        (event.name, tuple(tuple(shape) for shape in event.input_shapes))
+        for event in profile.events()
+        if event.name in MATMUL_OPS
+    )
+    operations = {"aten::mm": torch.mm, "aten::addmm": torch.addmm, "aten::bmm": torch.bmm}
+    work = seconds = 0.0
+    for (name, shapes), count in calls.items():
+        operands = [torch.randn(shape) for shape in shapes if shape][:3]
+        product = operations[name]
+        seconds += count * median_seconds(lambda f=product, x=operands: f(*x), 5)
+        work += count * matmul_flops(name, [list(shape) for shape in shapes])
+    return work / seconds / 1e9
+
+
 def breakdown(name: str, function: Callable[[], object], work: int, repeats: int) -> list[str]:
     """Where a path's time goes (``torch.profiler``, self CPU time per op): the matmul ops'
     share and rate, and the other ops that cost most. Shows how far the matmul ceiling
@@ -175,8 +204,9 @@ def breakdown(name: str, function: Callable[[], object], work: int, repeats: int
     matmul = sum(op.self_cpu_time_total for op in ops if op.key in MATMUL_OPS)
     rate = work * repeats / (matmul / 1e6) / 1e9
     lines = [
-        f"{name}: matmul ops {matmul / total:.0%} of self CPU time at {rate:.1f} GFLOP/s; "
-        f"the rest, largest first (share of self CPU time):"
+        f"{name}: matmul ops {matmul / total:.0%} of self CPU time at {rate:.1f} GFLOP/s "
+        f"(profiler, wall time); the same products replayed alone: "
+        f"{replayed_matmul_rate(function):.1f} GFLOP/s; the rest, largest first:"
     ]
     others = [op for op in ops if op.key not in MATMUL_OPS][:8]
     lines += [f"    {op.key:<40} {op.self_cpu_time_total / total:6.1%}" for op in others]
