@@ -136,9 +136,9 @@ def save_checkpoint(accelerator: Accelerator, out: Path, progress: dict) -> None
     accelerator.wait_for_everyone()
 
 
-def remove_checkpoints(out: Path) -> None:
-    """Delete a finished stage's resume state (every checkpoint folder)."""
-    for name in (CURRENT, PREVIOUS, PARTIAL, DAMAGED):
+def drop_fallback(out: Path) -> None:
+    """Once a run has finished, its final checkpoint needs no fallback: free the disk."""
+    for name in (PREVIOUS, PARTIAL):
         shutil.rmtree(out / name, ignore_errors=True)
 
 

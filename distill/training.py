@@ -282,6 +282,7 @@ def train(
     save_checkpoint()
     if accelerator.is_main_process:
         checkpoints.save_into(lambda folder: save_fn(accelerator.unwrap_model(model), folder), out)
+        checkpoints.drop_fallback(out)
     accelerator.wait_for_everyone()
     _finish_trackers(accelerator)
     return accelerator.unwrap_model(model)

@@ -57,6 +57,7 @@ def test_truncated_file_falls_back_to_previous_checkpoint(setup, straight, damag
     assert (out / "checkpoint.damaged" / damaged).is_file()  # kept for inspection
     assert problem(out / "checkpoint") is None
     assert (out / "config.json").is_file()
+    assert not (out / "checkpoint.previous").exists()  # a finished run keeps no fallback
     resumed = curve(out)
     assert sorted(resumed) == sorted(expected)
     assert [resumed[s] for s in sorted(resumed)] == pytest.approx(
