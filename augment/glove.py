@@ -13,10 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
+from augment.settings import AugmentError
+from augment.words import is_content_word
+
 DEFAULT_GLOVE = "default"
 
 
-class GloveError(RuntimeError):
+class GloveError(AugmentError, RuntimeError):
     """Word vectors could not be loaded; the message names the file and the problem."""
 
 
@@ -76,9 +79,9 @@ def _load_file_vectors(path: Path, limit: int | None) -> tuple[list[str], np.nda
 class GloveNeighbours:
     """K nearest neighbours by cosine similarity among the first ``vocab_limit`` words.
 
-    ``clean`` also drops neighbours that are not alphabetic (numbers, punctuation) and
-    keeps the K best that remain; both modes exclude the word itself, as the official
-    script does.
+    ``clean`` also drops neighbours that are stop words or not ASCII letters (numbers,
+    punctuation) and keeps the K best that remain; both modes exclude the word itself, as
+    the official script does.
     """
 
     def __init__(
@@ -113,13 +116,13 @@ class GloveNeighbours:
             rows = np.array([self.index[word] for word in missing])
             similarity = self.unit_vectors[rows] @ self.unit_vectors.T
             similarity[np.arange(len(rows)), rows] = -np.inf
-            depth = min(self.k * 4 if self.clean else self.k, len(self.words) - 1)
+            depth = min(self.k * 8 if self.clean else self.k, len(self.words) - 1)
             best = np.argpartition(-similarity, depth - 1, axis=1)[:, :depth]
             for word, row, top in zip(missing, similarity, best, strict=True):
                 ranked = top[np.lexsort((top, -row[top]))]
                 candidates = [self.words[i] for i in ranked]
                 if self.clean:
-                    candidates = [c for c in candidates if c.isalpha()]
+                    candidates = [c for c in candidates if is_content_word(c)]
                 result[word] = candidates[: self.k]
                 self.cache[word] = result[word]
                 if len(self.cache) > self.cache_size:

@@ -10,11 +10,14 @@ state at the [MASK] goes through the vocabulary projection.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from transformers import PreTrainedModel
 from transformers import PreTrainedTokenizerBase as Tokenizer
+
+from augment.words import is_content_word
 
 _UNUSED = re.compile(r"\[unused\d+\]")
 
@@ -58,8 +61,9 @@ def _prediction_head(model: PreTrainedModel) -> torch.nn.Module | None:
 class MaskedLMCandidates:
     """Top-K masked-LM predictions for many masked copies at once.
 
-    ``clean`` drops special and ``[unused]`` tokens, non-alphabetic tokens and the masked
-    word itself, and keeps the K best that remain; otherwise (``faithful``) the K most
+    ``clean`` drops special and ``[unused]`` tokens, stop words, tokens that are not ASCII
+    letters (punctuation, numbers, brackets) and the masked word itself, and keeps the K
+    best that remain; otherwise (``faithful``) the K most
     probable tokens are taken and only ``##`` continuation pieces dropped, as the official
     script does.
     """
@@ -81,7 +85,9 @@ class MaskedLMCandidates:
         self.excluded_ids = excluded
 
     @torch.inference_mode()
-    def _top_ids(self, requests: list[MaskRequest]) -> list[list[int]]:
+    def _top_ids(
+        self, requests: list[MaskRequest], on_progress: Callable[[int, int], None] | None
+    ) -> list[list[int]]:
         depth = min(self.k + 64 if self.clean else self.k, len(self.vocabulary))
         order = sorted(range(len(requests)), key=lambda i: len(requests[i].input_ids))
         top: list[list[int]] = [[] for _ in requests]
@@ -109,6 +115,8 @@ class MaskedLMCandidates:
             best = logits.float().topk(depth, dim=-1).indices.tolist()
             for index, ids_row in zip(order[start : start + self.batch_size], best, strict=True):
                 top[index] = ids_row
+            if on_progress is not None:
+                on_progress(start + len(batch), len(requests))
         return top
 
     def _keep(self, token_id: int, word: str) -> bool:
@@ -117,12 +125,22 @@ class MaskedLMCandidates:
             return False
         if not self.clean:
             return True
-        return token_id not in self.excluded_ids and token.isalpha() and token.lower() != word
+        return (
+            token_id not in self.excluded_ids
+            and is_content_word(token.lower())
+            and token.lower() != word
+        )
 
-    def candidates(self, requests: list[MaskRequest], words: list[str]) -> list[list[str]]:
-        """Candidate words for each request; ``words`` are the masked words (normalised)."""
+    def candidates(
+        self,
+        requests: list[MaskRequest],
+        words: list[str],
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> list[list[str]]:
+        """Candidate words for each request; ``words`` are the masked words (normalised).
+        ``on_progress(done, total)`` follows the forward passes over the unique requests."""
         unique = list(dict.fromkeys(requests))
-        top = dict(zip(unique, self._top_ids(unique), strict=True))
+        top = dict(zip(unique, self._top_ids(unique, on_progress), strict=True))
         return [
             [self.vocabulary[i] for i in top[request] if self._keep(i, word)][: self.k]
             for request, word in zip(requests, words, strict=True)

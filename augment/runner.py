@@ -5,8 +5,10 @@ and memory must stay bounded whatever the file size. A chunk is ``chunk_size``
 consecutive data lines; it is planned in one batched pass, sampled, written, flushed,
 and recorded in a progress file. An interrupted run resumes after the last recorded
 chunk, and because every random draw is seeded by (seed, line, column), the resumed
-output is byte-identical to an uninterrupted one. Shards are ranges of whole chunks,
-so shards merged in order equal the unsharded output too.
+output is byte-identical to an uninterrupted one. Shards are equal ranges of data
+lines; a finished shard leaves a record (``OUTPUT.shard.json``) of which part of which
+job it is, so that :func:`merge` can refuse an incomplete or mis-ordered set, and the
+shards merged in order equal the unsharded output.
 """
 
 from __future__ import annotations
@@ -16,16 +18,22 @@ import json
 import logging
 import os
 import random
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
-from augment.augmenter import Augmenter, AugmentSettings, TextTooLong
 from augment.formats import FORMATS, BadInput, Format, Record, read_lines
+from augment.settings import AugmentError, AugmentSettings, TextTooLong
+
+if TYPE_CHECKING:  # the augmenter imports torch; the runner must not, to fail fast
+    from augment.augmenter import Augmenter
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +61,15 @@ class Job:
     def progress(self) -> Path:
         return self.output.with_name(self.output.name + ".progress.json")
 
+    @property
+    def shard_record(self) -> Path:
+        return shard_record_path(self.output)
+
+
+def shard_record_path(output: Path) -> Path:
+    """Where a finished shard records which part of which job it is."""
+    return output.with_name(output.name + ".shard.json")
+
 
 @dataclass
 class Summary:
@@ -60,15 +77,46 @@ class Summary:
 
     records: int = 0
     augmented: int = 0
+    lines: int = 0
     skipped: Counter = field(default_factory=Counter)
     seconds: float = 0.0
 
 
-def _fingerprint(job: Job, model_description: str) -> str:
+def _fingerprint(job: Job, model_description: str, *, whole_job: bool = False) -> str:
+    """A hash of the job, its models and its input file's size and time. ``whole_job``
+    leaves out the output and the shard, so that every shard of one job has the same one."""
     stat = job.input.stat()
     described = asdict(job) | {"model": model_description, "size": stat.st_size}
     described |= {"mtime_ns": stat.st_mtime_ns}
+    if whole_job:
+        del described["output"], described["shard"]
     return hashlib.sha256(json.dumps(described, default=str, sort_keys=True).encode()).hexdigest()
+
+
+def check_output(output: Path, inputs: list[Path]) -> None:
+    """Refuse an output that is one of ``inputs`` or that cannot be written, before any work.
+
+    A missing folder is an error rather than created, so that a typo in a path does not
+    scatter folders; the check writes and removes a probe file, which catches read-only
+    folders and file systems whatever the user's privileges.
+    """
+    for source in inputs:
+        same = output.resolve() == source.resolve()
+        if same or (output.exists() and source.exists() and output.samefile(source)):
+            raise AugmentError(f"--output {output} is the input file {source}; choose another path")
+    folder = output.parent
+    if output.is_dir():
+        raise AugmentError(f"--output {output} is a folder; name a file")
+    if not folder.is_dir():
+        problem = "is not a folder" if folder.exists() else "does not exist; create it first"
+        raise AugmentError(f"--output {output}: the folder {folder} {problem}")
+    try:
+        descriptor, probe = tempfile.mkstemp(dir=folder, prefix=f".{output.name}.", suffix=".probe")
+    except OSError as error:
+        problem = f"cannot write in {folder} ({error.strerror})"
+        raise AugmentError(f"--output {output}: {problem}") from error
+    os.close(descriptor)
+    os.unlink(probe)
 
 
 def _make_format(job: Job) -> Format:
@@ -100,24 +148,34 @@ def scan(job: Job) -> int:
     return count
 
 
-def shard_range(lines: int, chunk_size: int, shard: tuple[int, int]) -> tuple[int, int]:
-    """The data-line range [start, end) of shard ``index`` of ``count``: whole chunks only."""
+def shard_range(lines: int, shard: tuple[int, int]) -> tuple[int, int]:
+    """The data-line range [start, end) of shard ``index`` of ``count``: equal parts, so
+    3,000 lines in two shards are 1,500 and 1,500."""
     index, count = shard
-    chunks = -(-lines // chunk_size)
-    first, last = chunks * index // count, chunks * (index + 1) // count
-    return first * chunk_size, min(last * chunk_size, lines)
+    return lines * index // count, lines * (index + 1) // count
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(text, encoding="utf-8")
+    temporary.replace(path)
 
 
 class _Writer:
     """Appends chunks to the ``.partial`` file and records progress after each one."""
 
-    def __init__(self, job: Job, fingerprint: str) -> None:
+    def __init__(self, job: Job, fingerprint: str, job_fingerprint: str) -> None:
         self.job = job
         self.fingerprint = fingerprint
+        self.job_fingerprint = job_fingerprint
         state = self._load_state()
         self.done = state["done"] if state else 0
         self.summary = (
-            Summary(state["records"], state["augmented"], Counter(state["skipped"]))
+            Summary(
+                records=state["records"],
+                augmented=state["augmented"],
+                skipped=Counter(state["skipped"]),
+            )
             if state
             else Summary()
         )
@@ -149,12 +207,23 @@ class _Writer:
             "augmented": self.summary.augmented,
             "skipped": dict(self.summary.skipped),
         }
-        temporary = self.job.progress.with_suffix(".tmp")
-        temporary.write_text(json.dumps(state), encoding="utf-8")
-        temporary.replace(self.job.progress)
+        _write_atomically(self.job.progress, json.dumps(state))
 
-    def finish(self) -> None:
+    def finish(self, lines: tuple[int, int]) -> None:
+        """Rename the finished ``.partial`` to the output; a shard first records its place."""
         self.file.close()
+        index, count = self.job.shard
+        if count > 1:
+            record = {
+                "shard": index,
+                "of": count,
+                "job": self.job_fingerprint,
+                "data_lines": list(lines),
+                "bytes": self.job.partial.stat().st_size,
+            }
+            _write_atomically(self.job.shard_record, json.dumps(record, indent=1))
+        else:
+            self.job.shard_record.unlink(missing_ok=True)
         self.job.partial.replace(self.job.output)
         self.job.progress.unlink()
 
@@ -165,12 +234,17 @@ class _Writer:
 
 
 def _augment_chunk(
-    items: list[Record | str], fmt: Format, augmenter: Augmenter, job: Job, summary: Summary
+    items: list[Record | str],
+    fmt: Format,
+    augmenter: Augmenter,
+    job: Job,
+    summary: Summary,
+    on_progress: Callable[[int, int], None],
 ) -> list[str]:
     """Output lines for a chunk: each record, then its augmentations column by column;
     a pass-through line (a plain string) is copied in its place."""
     texts = [text for item in items if isinstance(item, Record) for text in item.texts]
-    plans = iter(augmenter.plan(texts))
+    plans = iter(augmenter.plan(texts, on_progress))
     lines = []
     for record in items:
         if isinstance(record, str):
@@ -202,21 +276,31 @@ def _augment_chunk(
     return lines
 
 
+def _advance(progress: tqdm, base: int, size: int, done: int, total: int) -> None:
+    """Move the bar within a chunk of ``size`` examples as its masked-LM batches finish."""
+    progress.update(base + size * done // total - progress.n)
+
+
 def run(job: Job, make_augmenter: Callable[[], tuple[Augmenter, str]]) -> Summary:
     """Run ``job``; ``make_augmenter`` loads the models (only after the input is validated)
     and returns the augmenter with a description of its models for the resume check."""
     started = time.time()
+    check_output(job.output, [job.input])
     lines_total = scan(job)
-    start, end = shard_range(lines_total, job.chunk_size, job.shard)
+    start, end = shard_range(lines_total, job.shard)
     augmenter, model_description = make_augmenter()
-    writer = _Writer(job, _fingerprint(job, model_description))
+    writer = _Writer(
+        job,
+        _fingerprint(job, model_description),
+        _fingerprint(job, model_description, whole_job=True),
+    )
     fmt = _make_format(job)
     try:
         chunk: list[Record | str] = []
         output: list[str] = []
         index = 0
         resume_at = start + writer.done
-        progress = tqdm(total=end - start, initial=writer.done, unit="sent", desc="augment")
+        progress = tqdm(total=end - start, initial=writer.done, unit="example", desc="augment")
         for number, line in read_lines(job.input):
             if number == 1 and (header := fmt.header_line(line)) is not None:
                 if writer.done == 0 and job.shard[0] == 0:
@@ -235,7 +319,8 @@ def run(job: Job, make_augmenter: Callable[[], tuple[Augmenter, str]]) -> Summar
             else:
                 chunk.append(line if record is None else record)
             if (index - start) % job.chunk_size == 0 or index == end:
-                output += _augment_chunk(chunk, fmt, augmenter, job, writer.summary)
+                show = partial(_advance, progress, progress.n, index - start - progress.n)
+                output += _augment_chunk(chunk, fmt, augmenter, job, writer.summary, show)
                 writer.append("".join(f"{text}\n" for text in output), index - start)
                 progress.update(index - start - progress.n)
                 chunk, output = [], []
@@ -243,8 +328,9 @@ def run(job: Job, make_augmenter: Callable[[], tuple[Augmenter, str]]) -> Summar
     except BadInput:
         writer.abandon()
         raise
-    writer.finish()
+    writer.finish((start, end))
     summary = writer.summary
+    summary.lines = end - start
     summary.seconds = time.time() - started
     logger.info(
         "%s: %d examples kept, %d augmented sentences, skipped %s, %.1f s",
@@ -255,3 +341,42 @@ def run(job: Job, make_augmenter: Callable[[], tuple[Augmenter, str]]) -> Summar
         summary.seconds,
     )
     return summary
+
+
+def merge(output: Path, shards: list[Path]) -> int:
+    """Concatenate the finished shards of one job into ``output``; return its byte count.
+
+    Every shard must be finished, unchanged since it finished, from the same job (same
+    input, settings and models), and the set complete and in order (0, 1, ..., N-1):
+    otherwise nothing is written.
+    """
+    check_output(output, shards)
+    records = []
+    for shard in shards:
+        if not shard.is_file() or shard.with_name(shard.name + ".partial").exists():
+            raise AugmentError(f"{shard}: shard missing or unfinished")
+        record_path = shard_record_path(shard)
+        if not record_path.is_file():
+            raise AugmentError(f"{shard}: no {record_path.name}; not a finished --shard output")
+        try:
+            record = json.loads(record_path.read_text(encoding="utf-8"))
+            index, count, job_id, size = (record[k] for k in ("shard", "of", "job", "bytes"))
+        except (json.JSONDecodeError, KeyError, TypeError) as error:
+            raise AugmentError(f"{record_path}: damaged shard record ({error})") from error
+        if shard.stat().st_size != size:
+            raise AugmentError(f"{shard}: {shard.stat().st_size} bytes, {size} when it finished")
+        records.append((index, count, job_id))
+    if len({job_id for _, _, job_id in records}) > 1:
+        raise AugmentError("the shards come from different jobs (input, settings or models differ)")
+    count = records[0][1]
+    order = [index for index, _, _ in records]
+    if order != list(range(count)):
+        given = " ".join(f"{index}/{count}" for index in order)
+        expected = f"0/{count} to {count - 1}/{count}"
+        raise AugmentError(f"merge needs shards {expected}, all and in order; got {given}")
+    temporary = output.with_name(output.name + ".partial")
+    with open(temporary, "wb") as merged:
+        for shard in shards:
+            merged.write(shard.read_bytes())
+    temporary.replace(output)
+    return output.stat().st_size

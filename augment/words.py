@@ -18,6 +18,9 @@ from augment.stopwords import ENGLISH_STOPWORDS
 
 _SPLITTER = BertPreTokenizer()
 _ASCII_WORD = re.compile(r"[a-z]+")
+_APOSTROPHES = ("'", "\u2019")
+# What follows the apostrophe of an English contraction: don't, it's, we're, I've, we'll, I'd, I'm.
+_CLITICS = frozenset(["t", "s", "re", "ve", "ll", "d", "m"])
 
 
 @dataclass(frozen=True)
@@ -44,13 +47,40 @@ def split_words(text: str) -> list[Word]:
     ]
 
 
+def is_content_word(normalized: str) -> bool:
+    """ASCII letters only and not a stop word: what may be replaced, and (in ``clean``
+    mode) what may replace it."""
+    return bool(_ASCII_WORD.fullmatch(normalized)) and normalized not in ENGLISH_STOPWORDS
+
+
 def is_eligible(word: Word) -> bool:
     """Whether Algorithm 1 may replace ``word``: ASCII letters only and not a stop word.
 
     "ASCII letters only" is the official script's ``_is_valid`` test, applied after
     accent stripping (so "café" is eligible, "2020" and "e-mail"'s pieces are judged alone).
     """
-    return bool(_ASCII_WORD.fullmatch(word.normalized)) and word.normalized not in ENGLISH_STOPWORDS
+    return is_content_word(word.normalized)
+
+
+def contraction_words(text: str, words: list[Word]) -> set[int]:
+    """Indices of the words that make up a contraction, which ``clean`` mode never replaces.
+
+    BERT's basic tokenizer splits "don't" into "don", "'", "t", and SST-2's tokenised
+    negation "is n't" into "is", "n", "'", "t"; replacing a part ("is you't", "ca n't" ->
+    "go n't") breaks the sentence. A contraction is a word, an apostrophe and a clitic
+    (t, s, re, ve, ll, d, m) written without spaces; a bare "n't" also takes the word before
+    it ("ca n't", "wo n't", "is n't").
+    """
+    kept: set[int] = set()
+    for index in range(1, len(words) - 1):
+        before, mark, after = words[index - 1], words[index], words[index + 1]
+        joined = before.end == mark.start and mark.end == after.start
+        if mark.text in _APOSTROPHES and joined and after.normalized in _CLITICS:
+            kept.update((index - 1, index, index + 1))
+            negation = before.normalized == "n" and after.normalized == "t"
+            if negation and index >= 2 and text[words[index - 2].end : before.start].isspace():
+                kept.add(index - 2)
+    return kept
 
 
 def match_case(candidate: str, original: str) -> str:

@@ -18,6 +18,8 @@ from transformers import AutoModelForMaskedLM, AutoTokenizer, BertForMaskedLM, P
 from transformers import PreTrainedTokenizerBase as Tokenizer
 from transformers.utils import logging as transformers_logging
 
+from augment.settings import AugmentError
+
 logger = logging.getLogger(__name__)
 
 PAPER_MLM = "bert-base-uncased"
@@ -26,7 +28,7 @@ EMBEDDED_DELTA = (
 )
 
 
-class MaskedLMError(RuntimeError):
+class MaskedLMError(AugmentError, RuntimeError):
     """A masked LM could not be loaded; the message says which and why."""
 
 
