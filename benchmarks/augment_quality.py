@@ -5,13 +5,15 @@ For each task, a seeded sample of training examples is augmented twice, with
 N_a as the ``cpu`` profile). Two measurements per setting:
 
 - substitutions: every augmented text is aligned word by word with its source
-  (``difflib`` on BERT basic-tokenizer words); each replaced span is counted as a stop
+  (BERT basic-tokenizer words, position by position, or ``difflib`` where a replacement
+  changed the word count); each replaced span is counted as a stop
   word, a non-word (punctuation, number, bracket, piece) or a broken contraction (a part
   of "is n't", "don't", ... replaced);
 - label preservation: the task's fine-tuned teacher classifies every augmented example;
-  the share whose prediction equals the original example's gold label. The teacher's
-  accuracy on the original examples is printed beside it (it bounds what augmented
-  copies can reach).
+  the share whose prediction equals the original example's gold label, and the share
+  whose prediction equals the teacher's prediction on the original (what distillation
+  from that teacher sees). The teacher's accuracy on the original examples is printed
+  above them.
 
 Usage (teachers are ``TEACHERS/<task>/best`` sequence-classification folders):
 
@@ -48,6 +50,7 @@ class Counts:
     examples: int = 0
     augmented: int = 0
     preserved: int = 0
+    agreeing: int = 0
     substitutions: int = 0
     stop_words: int = 0
     non_words: int = 0
@@ -66,10 +69,13 @@ def audit(original: str, augmented: str, counts: Counts) -> None:
     """Count the replaced spans of ``augmented`` against ``original`` by kind."""
     source, target = split_words(original), split_words(augmented)
     kept = contraction_words(original, source)
-    matcher = difflib.SequenceMatcher(
-        a=[w.normalized for w in source], b=[w.normalized for w in target], autojunk=False
-    )
-    for kind, a0, a1, b0, b1 in matcher.get_opcodes():
+    before, after = [w.normalized for w in source], [w.normalized for w in target]
+    if len(before) == len(after):  # one word for one word: compare position by position
+        opcodes = [("replace", i, i + 1, i, i + 1) for i in range(len(before))]
+        opcodes = [op for op in opcodes if before[op[1]] != after[op[3]]]
+    else:  # a replacement that splits into several words (punctuation inside)
+        opcodes = difflib.SequenceMatcher(a=before, b=after, autojunk=False).get_opcodes()
+    for kind, a0, a1, b0, b1 in opcodes:
         if kind == "equal":
             continue
         new = [w.normalized for w in target[b0:b1]]
@@ -124,10 +130,12 @@ def measure(task_name: str, args: argparse.Namespace, work: Path) -> dict[str, C
     settings = AugmentSettings(p_t=profile.p_t, k=profile.k, n_a=per_task(profile.n_a, task_name))
     results = {}
     originals = [tuple(record.texts) for record in records]
+    on_originals = predict(teacher, originals, task.max_length)
     results["teacher on originals"] = Counts(examples=len(records), augmented=len(records))
     results["teacher on originals"].preserved = sum(
-        p == y for p, y in zip(predict(teacher, originals, task.max_length), labels, strict=True)
+        p == y for p, y in zip(on_originals, labels, strict=True)
     )
+    results["teacher on originals"].agreeing = len(records)
     for mode in ("faithful", "clean"):
         spec = AugmentSpec(
             input=source,
@@ -139,7 +147,7 @@ def measure(task_name: str, args: argparse.Namespace, work: Path) -> dict[str, C
         )
         augment(spec)
         counts = Counts(examples=len(records))
-        texts, gold = [], []
+        texts, gold, teacher_said = [], [], []
         position = -1
         output_lines = spec.output.read_text(encoding="utf-8").splitlines()
         for line in output_lines[1:] if head else output_lines:
@@ -149,12 +157,14 @@ def measure(task_name: str, args: argparse.Namespace, work: Path) -> dict[str, C
             augmented = fmt.parse(0, line)
             texts.append(tuple(augmented.texts))
             gold.append(labels[position])
+            teacher_said.append(on_originals[position])
             for before, after in zip(records[position].texts, augmented.texts, strict=True):
                 if before != after:
                     audit(before, after, counts)
         counts.augmented = len(texts)
         predicted = predict(teacher, texts, task.max_length)
         counts.preserved = sum(p == y for p, y in zip(predicted, gold, strict=True))
+        counts.agreeing = sum(p == y for p, y in zip(predicted, teacher_said, strict=True))
         results[mode] = counts
     return results
 
@@ -173,14 +183,16 @@ def main() -> None:
     ).stdout.strip()
     print(f"commit {commit}, seed {args.seed}, {args.examples} training examples per task")
     print(
-        "| task | setting | augmented examples | teacher label = gold | substitutions "
-        "| stop words | punctuation / non-words | broken contractions |"
+        "| task | setting | augmented examples | teacher label = gold "
+        "| = teacher on original | substitutions | stop words | punctuation / non-words "
+        "| broken contractions |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as folder:
         for task_name in args.tasks:
             for setting, c in measure(task_name, args, Path(folder)).items():
                 share = f"{c.preserved / c.augmented:.1%} ({c.preserved}/{c.augmented})"
+                share += f" | {c.agreeing / c.augmented:.1%}"
                 if not c.substitutions:
                     print(f"| {task_name} | {setting} | {c.augmented} | {share} | | | | |")
                     continue

@@ -14,17 +14,27 @@ script prints sentences/s for each, their ratio, and whether both produced the s
 candidate sets. ``--roofline`` also counts the floating-point operations of both paths
 (``torch.utils.flop_counter``) and times a large fp32 matmul, to show how far the batched
 path is from this CPU's arithmetic limit and what speed-up that limit allows at all.
+``--end-to-end 200 2000`` instead times whole ``python -m augment`` runs (a fresh process:
+imports, model loading, reading, planning, sampling, writing) on the first N SST-2
+sentences, beside the batched loop alone on the same sentences with the models loaded,
+with the command line's default settings, and records the load average.
+
 Usage:
 
     python benchmarks/bench_augment.py --sentences 500 --mlm ../shared/assets/models/minilm-wiki-mlm
+    python benchmarks/bench_augment.py --end-to-end 200 2000 --mlm embedded
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import random
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -82,6 +92,57 @@ def roofline(figures: dict, augmenter, reference, sentences: list[str]) -> dict:
     }
 
 
+def end_to_end(args: argparse.Namespace) -> dict:
+    """Wall time of ``python -m augment`` on the first N sentences, beside the loop alone."""
+    settings = AugmentSettings(n_a=args.n_a, k=args.k)
+    loaded = load_masked_lm(args.mlm)
+    glove = GloveNeighbours.load("default", args.k, settings.clean, args.glove_vocab)
+    masked_lm = MaskedLMCandidates(
+        loaded.model, loaded.tokenizer, args.k, settings.clean, args.batch_size
+    )
+    augmenter = Augmenter(masked_lm, glove, settings)
+    augmenter.plan(read_sentences(args.input, 16))
+    figures: dict = {
+        "masked_lm": loaded.description,
+        "candidates": "clean" if settings.clean else "faithful",
+    }
+    figures |= {"n_a": args.n_a, "k": args.k, "torch_threads": torch.get_num_threads()}
+    figures["load_average_before"] = [round(x, 2) for x in os.getloadavg()]
+    header, *rows = args.input.read_text(encoding="utf-8").splitlines()
+    for count in args.end_to_end:
+        with tempfile.TemporaryDirectory() as folder:
+            source, target = Path(folder) / "train.tsv", Path(folder) / "out.tsv"
+            source.write_text("\n".join([header, *rows[:count]]) + "\n", encoding="utf-8")
+            command = [sys.executable, "-m", "augment", "--input", str(source)]
+            command += ["--output", str(target), "--task", "sst-2", "--mlm", args.mlm]
+            command += ["--n_a", str(args.n_a), "--k", str(args.k)]
+            command += [
+                "--batch-size",
+                str(args.batch_size),
+                "--glove-vocab",
+                str(args.glove_vocab),
+            ]
+            started = time.perf_counter()
+            subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
+            process_seconds = time.perf_counter() - started
+        sentences = read_sentences(args.input, count)
+        started = time.perf_counter()
+        for index, plan in enumerate(augmenter.plan(sentences)):
+            augmenter.sample(plan, random.Random(index))
+        loop_seconds = time.perf_counter() - started
+        figures[f"end_to_end_{count}_sentences_per_s"] = round(count / process_seconds, 2)
+        figures[f"end_to_end_{count}_seconds"] = round(process_seconds, 1)
+        figures[f"loop_{count}_sentences_per_s"] = round(count / loop_seconds, 2)
+        print(
+            f"{count} sentences: python -m augment {process_seconds:.1f} s "
+            f"({count / process_seconds:.2f} sentences/s); loop alone {loop_seconds:.1f} s "
+            f"({count / loop_seconds:.2f} sentences/s)",
+            flush=True,
+        )
+    figures["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--input", type=Path, default=SST2, help="SST-2 train.tsv")
@@ -101,8 +162,21 @@ def main() -> None:
         action="store_true",
         help="also count both paths' FLOPs and time a large matmul (the CPU's fp32 limit)",
     )
+    parser.add_argument(
+        "--end-to-end",
+        type=int,
+        nargs="+",
+        metavar="N",
+        help="instead time whole `python -m augment` runs on the first N sentences",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
+    if args.end_to_end:
+        figures = end_to_end(args)
+        print(json.dumps(figures))
+        if args.json:
+            args.json.write_text(json.dumps(figures, indent=1) + "\n", encoding="utf-8")
+        return
 
     sentences = read_sentences(args.input, args.sentences)
     loaded = load_masked_lm(args.mlm)
