@@ -17,11 +17,18 @@ import time
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
 
 from augment.formats import infer_format, task_preset
 from augment.glove import DEFAULT_GLOVE
 from augment.runner import Job, run
 from augment.settings import AugmentError, AugmentSettings
+
+if TYPE_CHECKING:  # loading imports torch, which --help and flag errors must not wait for
+    from augment.augmenter import Augmenter
+    from augment.mlm.loading import LoadedMaskedLM
 
 __all__ = ["AugmentError", "AugmentResult", "AugmentSettings", "AugmentSpec", "FLAGS", "augment"]
 
@@ -139,7 +146,7 @@ class AugmentResult:
 
 
 @lru_cache(maxsize=2)
-def _masked_lm(spec: str, device: str, dtype: str):
+def _masked_lm(spec: str, device: str, dtype: str) -> LoadedMaskedLM:
     """The masked LM, loaded once per process for each (name, device, precision)."""
     import torch
 
@@ -151,7 +158,7 @@ def _masked_lm(spec: str, device: str, dtype: str):
 
 
 @lru_cache(maxsize=2)
-def _word_vectors(spec: str, vocab: int) -> tuple[list[str], object]:
+def _word_vectors(spec: str, vocab: int) -> tuple[list[str], np.ndarray]:
     """Word vectors, read once per process for each (source, vocabulary size)."""
     from augment.glove import GloveNeighbours
 
@@ -190,7 +197,8 @@ def augment(spec: AugmentSpec) -> AugmentResult:
     settings = spec.settings
     descriptions = []
 
-    def make_augmenter():  # -> tuple[Augmenter, str]; called after the input is checked
+    def make_augmenter() -> tuple[Augmenter, str]:
+        """Load (or reuse) the models; the runner calls this after checking the input."""
         import torch
 
         from augment.augmenter import Augmenter
