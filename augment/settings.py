@@ -25,7 +25,7 @@ class AugmentSettings:
     p_t: float = 0.4
     n_a: int = 20
     k: int = 15
-    clean: bool = False
+    clean: bool = True
     paired_mlm_input: bool = True
     lowercase_output: bool = False
     max_seq_length: int | None = None

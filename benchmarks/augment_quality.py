@@ -15,7 +15,8 @@ N_a as the ``cpu`` profile). Two measurements per setting:
   from that teacher sees). The teacher's accuracy on the original examples is printed
   above them.
 
-Usage (teachers are ``TEACHERS/<task>/best`` sequence-classification folders):
+Usage (teachers are ``TEACHERS/<task>/best`` sequence-classification folders; a task
+without one gets the substitution counts only):
 
     python benchmarks/augment_quality.py --teachers runs/teachers --glue ../shared/assets/glue \\
         --mlm ../shared/assets/models/minilm-wiki-mlm --examples 300 --seed 0
@@ -49,8 +50,8 @@ class Counts:
 
     examples: int = 0
     augmented: int = 0
-    preserved: int = 0
-    agreeing: int = 0
+    preserved: int | None = None
+    agreeing: int | None = None
     substitutions: int = 0
     stop_words: int = 0
     non_words: int = 0
@@ -129,13 +130,15 @@ def measure(task_name: str, args: argparse.Namespace, work: Path) -> dict[str, C
     profile = get_profile("cpu")
     settings = AugmentSettings(p_t=profile.p_t, k=profile.k, n_a=per_task(profile.n_a, task_name))
     results = {}
-    originals = [tuple(record.texts) for record in records]
-    on_originals = predict(teacher, originals, task.max_length)
-    results["teacher on originals"] = Counts(examples=len(records), augmented=len(records))
-    results["teacher on originals"].preserved = sum(
-        p == y for p, y in zip(on_originals, labels, strict=True)
-    )
-    results["teacher on originals"].agreeing = len(records)
+    has_teacher = (teacher / "config.json").is_file()
+    on_originals = [-1] * len(records)
+    if has_teacher:
+        originals = [tuple(record.texts) for record in records]
+        on_originals = predict(teacher, originals, task.max_length)
+        preserved = sum(p == y for p, y in zip(on_originals, labels, strict=True))
+        results["teacher on originals"] = Counts(
+            len(records), len(records), preserved, len(records)
+        )
     for mode in ("faithful", "clean"):
         spec = AugmentSpec(
             input=source,
@@ -162,9 +165,10 @@ def measure(task_name: str, args: argparse.Namespace, work: Path) -> dict[str, C
                 if before != after:
                     audit(before, after, counts)
         counts.augmented = len(texts)
-        predicted = predict(teacher, texts, task.max_length)
-        counts.preserved = sum(p == y for p, y in zip(predicted, gold, strict=True))
-        counts.agreeing = sum(p == y for p, y in zip(predicted, teacher_said, strict=True))
+        if has_teacher:
+            predicted = predict(teacher, texts, task.max_length)
+            counts.preserved = sum(p == y for p, y in zip(predicted, gold, strict=True))
+            counts.agreeing = sum(p == y for p, y in zip(predicted, teacher_said, strict=True))
         results[mode] = counts
     return results
 
@@ -191,8 +195,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         for task_name in args.tasks:
             for setting, c in measure(task_name, args, Path(folder)).items():
-                share = f"{c.preserved / c.augmented:.1%} ({c.preserved}/{c.augmented})"
-                share += f" | {c.agreeing / c.augmented:.1%}"
+                share = "no fine-tuned teacher | "
+                if c.preserved is not None:
+                    share = f"{c.preserved / c.augmented:.1%} ({c.preserved}/{c.augmented})"
+                    share += f" | {c.agreeing / c.augmented:.1%}"
                 if not c.substitutions:
                     print(f"| {task_name} | {setting} | {c.augmented} | {share} | | | | |")
                     continue

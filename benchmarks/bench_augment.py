@@ -181,7 +181,8 @@ def main() -> None:
     sentences = read_sentences(args.input, args.sentences)
     loaded = load_masked_lm(args.mlm)
     glove = GloveNeighbours.load("default", args.k, clean=False, vocab_limit=args.glove_vocab)
-    settings = AugmentSettings(n_a=args.n_a, k=args.k)
+    # The official filtering, so that both paths compute the same candidates.
+    settings = AugmentSettings(n_a=args.n_a, k=args.k, clean=False)
     augmenter = Augmenter(
         MaskedLMCandidates(loaded.model, loaded.tokenizer, args.k, False, args.batch_size),
         glove,
