@@ -180,7 +180,7 @@ def _job(spec: AugmentSpec) -> Job:
         output=spec.output,
         format=fmt,
         columns=columns,
-        header=header and fmt == "tsv",
+        header=header and fmt in ("tsv", "csv"),
         settings=spec.settings,
         seed=spec.seed,
         chunk_size=spec.chunk_size,

@@ -1,4 +1,4 @@
-"""``python -m augment``: Algorithm 1 of TinyBERT over a GLUE TSV, text or JSONL file.
+"""``python -m augment``: Algorithm 1 of TinyBERT over a GLUE TSV, CSV, text or JSONL file.
 
     python -m augment --p_t 0.4 --n_a 20 --k 15 --input SST-2/train.tsv --task sst-2 \\
         --output SST-2/train_aug.tsv
@@ -52,21 +52,22 @@ def _parser() -> argparse.ArgumentParser:
     io.add_argument("--output", type=Path, required=True, help="file to write (atomically)")
     io.add_argument(
         "--format",
-        choices=("tsv", "text", "jsonl"),
-        help="input format (default: from the file extension; .tsv, .jsonl, else text)",
+        choices=("tsv", "csv", "text", "jsonl"),
+        help="input and output format (default: from the input's extension; .tsv, .csv, "
+        ".jsonl, else text)",
     )
     io.add_argument("--task", help="GLUE task preset naming the text columns, e.g. sst-2, mrpc")
     io.add_argument(
         "--columns",
         type=lambda v: tuple(_column(c) for c in v.split(",")),
-        help="comma-separated text columns: header names or 0-based indices (TSV), "
+        help="comma-separated text columns: header names or 0-based indices (TSV, CSV), "
         "field names (JSONL); overrides --task",
     )
     io.add_argument(
         "--header",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="whether the TSV's first line is a header (default: from --task, else yes)",
+        help="whether the TSV's or CSV's first line is a header (default: from --task, else yes)",
     )
     io.add_argument(
         "--on-bad-row",

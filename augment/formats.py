@@ -1,4 +1,4 @@
-"""Input and output formats: GLUE-style TSV, plain text, JSONL; and the GLUE task presets.
+"""Input and output formats: GLUE-style TSV, CSV, plain text, JSONL; and the GLUE task presets.
 
 A *record* is one input line with the texts to augment pulled out of it. A format knows
 how to parse a line into a record and how to write a record back with some texts
@@ -7,6 +7,8 @@ replaced, keeping every other field (labels, ids) unchanged.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -111,14 +113,21 @@ class TsvFormat(Format):
             else:
                 self.indices.append(names.index(column))
 
+    def split(self, line_number: int, line: str) -> list[str]:
+        return line.split("\t")
+
+    def join(self, fields: list[str]) -> str:
+        return "\t".join(field.replace("\t", " ") for field in fields)
+
     def header_line(self, first_line: str) -> str | None:
         if not self.header:
             return None
-        self._resolve(first_line.split("\t"), len(first_line.split("\t")))
+        names = self.split(1, first_line)
+        self._resolve(names, len(names))
         return first_line
 
     def parse(self, line_number: int, line: str) -> Record:
-        fields = line.split("\t")
+        fields = self.split(line_number, line)
         if self.width is None:
             self._resolve(None, len(fields))
         if len(fields) != self.width:
@@ -129,8 +138,24 @@ class TsvFormat(Format):
     def write(self, record: Record, texts: list[str]) -> str:
         fields = list(record.fields)
         for index, text in zip(self.indices, texts, strict=True):
-            fields[index] = text.replace("\t", " ").replace("\n", " ")
-        return "\t".join(fields)
+            fields[index] = text.replace("\n", " ")
+        return self.join(fields)
+
+
+class CsvFormat(TsvFormat):
+    """Comma-separated values with the ``csv`` module's quoting, one record a line (a quoted
+    field that runs over a line break is reported as a bad row)."""
+
+    def split(self, line_number: int, line: str) -> list[str]:
+        try:
+            return next(csv.reader([line], strict=True))
+        except (csv.Error, StopIteration) as error:
+            raise self.error(line_number, f"not a one-line CSV row ({error})") from error
+
+    def join(self, fields: list[str]) -> str:
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="").writerow(fields)
+        return buffer.getvalue()
 
 
 class TextFormat(Format):
@@ -171,12 +196,13 @@ class JsonlFormat(Format):
         return json.dumps(obj, ensure_ascii=False)
 
 
-FORMATS = {"tsv": TsvFormat, "text": TextFormat, "jsonl": JsonlFormat}
+FORMATS = {"tsv": TsvFormat, "csv": CsvFormat, "text": TextFormat, "jsonl": JsonlFormat}
 
 
 def infer_format(path: Path) -> str:
-    """``tsv`` for ``.tsv``, ``jsonl`` for ``.jsonl``/``.json``, else ``text``."""
-    return {".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl"}.get(path.suffix.lower(), "text")
+    """``tsv``, ``csv``, ``jsonl`` (``.jsonl``/``.json``) by extension, else ``text``."""
+    formats = {".tsv": "tsv", ".csv": "csv", ".jsonl": "jsonl", ".json": "jsonl"}
+    return formats.get(path.suffix.lower(), "text")
 
 
 def read_lines(path: Path) -> Iterator[tuple[int, str]]:

@@ -1,5 +1,6 @@
 """End-to-end runs of ``python -m augment`` on tiny models and files the tests write."""
 
+import csv
 import json
 import subprocess
 import sys
@@ -242,3 +243,18 @@ def test_module_entry_point_help_lists_the_paper_flags():
     )
     for flag in ("--p_t", "--n_a", "--k", "--candidates", "--mlm", "--glove", "--shard"):
         assert flag in result.stdout
+
+
+def test_csv_keeps_quoting_and_other_fields(run, capsys):
+    content = 'id,text,label\n1,"great story, funny actors",1\n2,"the ""red"" car is fast",0\n'
+    code, output = run(content, "--columns", "text", name="train.csv", output="out.csv")
+    assert code == 0
+    lines = output.read_text(encoding="utf-8").splitlines()
+    assert lines[:2] == content.splitlines()[:2]
+    rows = list(csv.reader(lines))
+    assert all(len(row) == 3 for row in rows) and len(rows) > 3
+    assert {row[0] for row in rows[1:]} == {"1", "2"}
+    for row in rows[1:]:
+        assert row[2] == {"1": "1", "2": "0"}[row[0]]
+    code, _ = run('a,b\n1,"open quote\n', "--columns", "b", name="bad.csv", output="bad.out")
+    assert code == 2 and "bad.csv:2: not a one-line CSV row" in capsys.readouterr().err
