@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from augment.api import AugmentSpec, augment
+from augment.argparsing import ArgumentParser
 from augment.settings import AugmentError, AugmentSettings
 
 logger = logging.getLogger("augment")
@@ -33,15 +34,8 @@ def _shard(value: str) -> tuple[int, int]:
     return index, count
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse with the project's error convention: one line on stderr, exit status 2."""
-
-    def error(self, message: str) -> None:
-        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
-
-
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = ArgumentParser(
         prog="python -m augment",
         description="Word-level data augmentation (TinyBERT, Algorithm 1). "
         "Writes every input example followed by up to N_a augmented copies.",
@@ -201,7 +195,7 @@ def augment_main(argv: list[str]) -> int:
 
 
 def merge_main(argv: list[str]) -> int:
-    parser = _Parser(
+    parser = ArgumentParser(
         prog="python -m augment merge",
         description="Concatenate the finished shards of one job, checking that the set is "
         "complete and in order (shard 0 holds the header).",

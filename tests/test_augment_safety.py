@@ -205,3 +205,20 @@ def test_every_user_error_is_one_line_and_exit_2_without_torch(tmp_path, flags, 
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], lines
+
+
+@pytest.mark.parametrize("argv", [["merge"], ["merge", "--output", "x"], ["--input", "a"]])
+def test_argument_errors_of_augment_and_merge_are_one_line(argv):
+    command = [sys.executable, "-m", "augment", *argv]
+    result = subprocess.run(command, capture_output=True, text=True)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: "), lines
+
+
+def test_argument_errors_of_the_masked_lm_commands_are_one_line():
+    result = subprocess.run(
+        [sys.executable, "-m", "augment.mlm", "evaluate"], capture_output=True, text=True
+    )
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, lines
+    assert "required: --mlm, --corpus" in lines[0]

@@ -13,6 +13,7 @@ import random
 import sys
 from pathlib import Path
 
+from augment.argparsing import ArgumentParser
 from augment.mlm.adapt import AdaptConfig, adapt, masked_accuracy
 from augment.mlm.corpus import encode_segments, split_documents
 from augment.mlm.loading import (
@@ -24,7 +25,7 @@ from augment.mlm.loading import (
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m augment.mlm", description=__doc__)
+    parser = ArgumentParser(prog="python -m augment.mlm", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     defaults = AdaptConfig(encoder="", corpus="")
 
