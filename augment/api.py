@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from augment.formats import infer_format, task_preset
-from augment.glove import DEFAULT_GLOVE
+from augment.glove import DEFAULT_GLOVE, GloveNeighbours
 from augment.runner import Job, run
 from augment.settings import AugmentError, AugmentSettings
 
@@ -133,7 +133,10 @@ class AugmentSpec:
 
 @dataclass(frozen=True)
 class AugmentResult:
-    """What a finished job did. Line counts are the data lines of this shard, header excluded."""
+    """What a finished job did (this shard's part of it). ``input_lines``: data lines read,
+    header excluded; ``output_lines``: examples kept plus augmented sentences written
+    (header and blank pass-through lines excluded); ``seconds``: wall time, checks and
+    model loading included; ``models``: the description the resume check uses."""
 
     output: Path
     input_lines: int
@@ -160,8 +163,6 @@ def _masked_lm(spec: str, device: str, dtype: str) -> LoadedMaskedLM:
 @lru_cache(maxsize=2)
 def _word_vectors(spec: str, vocab: int) -> tuple[list[str], np.ndarray]:
     """Word vectors, read once per process for each (source, vocabulary size)."""
-    from augment.glove import GloveNeighbours
-
     loaded = GloveNeighbours.load(spec, 1, False, vocab or None)
     return loaded.words, loaded.unit_vectors
 
@@ -202,7 +203,6 @@ def augment(spec: AugmentSpec) -> AugmentResult:
         import torch
 
         from augment.augmenter import Augmenter
-        from augment.glove import GloveNeighbours
         from augment.masked_lm import MaskedLMCandidates
 
         torch.manual_seed(spec.seed)
