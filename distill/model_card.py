@@ -25,7 +25,7 @@ from typing import Literal
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from distill.hub import MINILM
+from distill.hub import MINILM, looks_like_path
 
 CARD_FILE = "README.md"
 PROJECT_LICENSE = "apache-2.0"
@@ -98,7 +98,7 @@ def card_for(recipe: CardRecipe, root: Path) -> ModelCard:
     tags = ["tinybert", "glue", task]
     tags += ["knowledge-distillation"] if recipe.kind == "student" else ["teacher"]
     data = ModelCardData(
-        base_model=HUB_IDS.get(base_model, None if _is_local(base_model) else base_model),
+        base_model=HUB_IDS.get(base_model, None if _is_local(recipe.base_model) else base_model),
         datasets=[GLUE_DATASET],
         language="en",
         library_name="transformers",
@@ -261,15 +261,17 @@ def _cell(value: object) -> str:
 
 
 def _is_local(name: str) -> bool:
-    """A name that is not a hub id: a (made portable) path or a toolkit-only name."""
-    return name.startswith(".") or name.count("/") > 1 or ":" in name
+    """A name that is no hub id: a folder, or a name only the toolkit resolves (``pip:...``)."""
+    return looks_like_path(name) or ":" in name
 
 
 def _portable(value: str, root: Path) -> str:
     """``value`` with a path in it (alone or after ``--flag=``) made portable."""
-    flag, equals, path = value.rpartition("=") if "=" in value else ("", "", value)
-    if not path.startswith(("/", "~")):
-        return value
+    flag, equals, path = "", "", value
+    if not value.startswith(("/", "~")):
+        flag, equals, path = value.partition("=")
+        if not path.startswith(("/", "~")):
+            return value
     path_obj = Path(path).expanduser().resolve()
     if path_obj == _pip_minilm():
         return flag + equals + MINILM

@@ -110,9 +110,11 @@ def test_metrics_round_trip_exactly(tmp_path):
 
 
 def test_no_absolute_path_in_card(tmp_path):
-    outside = tmp_path / "elsewhere" / "teacher-folder"
+    outside = tmp_path / "key=value" / "teacher-folder"
     recipe = student_recipe(tmp_path, base_model=str(ROOT / "runs" / "x"), teacher=str(outside))
-    text = str(card_for(recipe, ROOT))
+    card = card_for(recipe, ROOT)
+    assert card.data.base_model is None  # a local folder is no hub id
+    text = str(card)
     for machine_path in (str(ROOT), str(ROOT.parent), str(tmp_path), str(Path.home())):
         assert machine_path not in text
     assert not re.search(r"(^|[\s`=|(])/\w", text, re.MULTILINE)
