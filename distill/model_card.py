@@ -25,6 +25,7 @@ from typing import Literal
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
+from distill.glue import Task, get_task
 from distill.hub import MINILM, looks_like_path
 
 CARD_FILE = "README.md"
@@ -91,11 +92,11 @@ class CardRecipe:
 def card_for(recipe: CardRecipe, root: Path) -> ModelCard:
     """The model card of ``recipe``; paths are written relative to ``root`` (the project)."""
     portable = functools.partial(_portable, root=Path(root).resolve())
-    task = recipe.task.lower()
-    config = HUB_CONFIGS.get(task, task)
+    task = get_task(recipe.task)
+    config = HUB_CONFIGS.get(task.name, task.name)
     base_model = portable(recipe.base_model)
-    name = _model_name(recipe, base_model)
-    tags = ["tinybert", "glue", task]
+    name = _model_name(recipe, task, base_model)
+    tags = ["tinybert", "glue", task.name]
     tags += ["knowledge-distillation"] if recipe.kind == "student" else ["teacher"]
     data = ModelCardData(
         base_model=HUB_IDS.get(base_model, None if _is_local(recipe.base_model) else base_model),
@@ -110,7 +111,7 @@ def card_for(recipe: CardRecipe, root: Path) -> ModelCard:
             _eval_result(task, config, key, value) for key, value in recipe.metrics.items()
         ],
     )
-    body = _body(recipe, name, base_model, config, portable)
+    body = _body(recipe, task, name, base_model, config, portable)
     return ModelCard(f"---\n{data.to_yaml()}\n---\n{body}")
 
 
@@ -151,14 +152,14 @@ def read_card_metrics(folder: Path) -> dict[str, float]:
     }
 
 
-def _eval_result(task: str, config: str, key: str, value: float) -> EvalResult:
+def _eval_result(task: Task, config: str, key: str, value: float) -> EvalResult:
     split, _, metric = key.rpartition("/")
     if not split:
         raise ValueError(f"metric {key!r} is not '<split>/<metric>'")
     return EvalResult(
         task_type=PIPELINE_TAG,
         dataset_type=GLUE_DATASET,
-        dataset_name=f"GLUE {task.upper()}",
+        dataset_name=f"GLUE {task.directory}",
         dataset_config=config,
         dataset_split=HUB_SPLITS.get(split, split),
         metric_type=HUB_METRICS.get(metric, metric),
@@ -166,28 +167,28 @@ def _eval_result(task: str, config: str, key: str, value: float) -> EvalResult:
     )
 
 
-def _model_name(recipe: CardRecipe, base_model: str) -> str:
+def _model_name(recipe: CardRecipe, task: Task, base_model: str) -> str:
     """A readable identifier for ``model-index``: what was trained, on what, how."""
     if recipe.kind == "teacher":
-        parts = [Path(base_model).name, recipe.task, "teacher"]
+        parts = [Path(base_model).name, task.name, "teacher"]
     else:
-        parts = ["tinybert", recipe.student_preset, recipe.task, recipe.experiment]
+        parts = ["tinybert", recipe.student_preset, task.name, recipe.experiment]
     return "-".join(part for part in (*parts, f"seed{recipe.seed}") if part)
 
 
-def _body(recipe: CardRecipe, name: str, base_model: str, config: str, portable) -> str:
-    task = recipe.task.upper()
+def _body(recipe: CardRecipe, task: Task, name: str, base_model: str, config: str, portable) -> str:
+    pretty = task.directory  # CoLA, SST-2, ...
     if recipe.kind == "student":
         what = (
-            f"A TinyBERT student for GLUE {task}, made by transformer distillation (Jiao et "
+            f"A TinyBERT student for GLUE {pretty}, made by transformer distillation (Jiao et "
             f"al., 2019) from the teacher `{portable(recipe.teacher)}`, itself `{base_model}` "
-            f"fine-tuned on {task}."
+            f"fine-tuned on {pretty}."
         )
     else:
-        what = f"`{base_model}` fine-tuned on GLUE {task}: the teacher of TinyBERT students."
+        what = f"`{base_model}` fine-tuned on GLUE {pretty}: the teacher of TinyBERT students."
     rows = [
         ("kind", recipe.kind),
-        ("task", f"{recipe.task} (`{GLUE_DATASET}`, config `{config}`)"),
+        ("task", f"{task.name} (`{GLUE_DATASET}`, config `{config}`)"),
         ("base model", base_model),
         ("teacher", portable(recipe.teacher) if recipe.teacher else None),
         ("student preset", recipe.student_preset),

@@ -76,7 +76,8 @@ def test_yaml_follows_hub_conventions(tmp_path):
 def test_hub_config_names_and_teacher_licence(tmp_path):
     recipe = student_recipe(tmp_path, task="sst-2", metrics={"dev/acc": 0.5}, license="mit")
     data = card_for(recipe, ROOT).data.to_dict()
-    assert data["model-index"][0]["results"][0]["dataset"]["config"] == "sst2"
+    dataset = data["model-index"][0]["results"][0]["dataset"]
+    assert (dataset["config"], dataset["name"]) == ("sst2", "GLUE SST-2")
     assert data["license"] == "mit"
 
 
@@ -165,6 +166,8 @@ def test_recipe_checks_its_kind(tmp_path):
         student_recipe(tmp_path, teacher=None)
     with pytest.raises(ValueError, match="<split>/<metric>"):
         card_for(student_recipe(tmp_path, metrics={"f1": 0.5}), ROOT)
+    with pytest.raises(ValueError, match="unknown GLUE task"):
+        card_for(student_recipe(tmp_path, task="imdb"), ROOT)
 
 
 def test_saved_student_with_card_still_loads(tmp_path):
