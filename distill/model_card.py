@@ -17,7 +17,6 @@ from __future__ import annotations
 import functools
 import os
 import shlex
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,6 +97,7 @@ def card_for(recipe: CardRecipe, root: Path) -> ModelCard:
     name = _model_name(recipe, task, base_model)
     tags = ["tinybert", "glue", task.name]
     tags += ["knowledge-distillation"] if recipe.kind == "student" else ["teacher"]
+    results = [_eval_result(task, config, key, value) for key, value in recipe.metrics.items()]
     data = ModelCardData(
         base_model=HUB_IDS.get(base_model, None if _is_local(recipe.base_model) else base_model),
         datasets=[GLUE_DATASET],
@@ -107,9 +107,7 @@ def card_for(recipe: CardRecipe, root: Path) -> ModelCard:
         pipeline_tag=PIPELINE_TAG,
         tags=tags,
         model_name=name,
-        eval_results=[
-            _eval_result(task, config, key, value) for key, value in recipe.metrics.items()
-        ],
+        eval_results=results or None,
     )
     body = _body(recipe, task, name, base_model, config, portable)
     return ModelCard(f"---\n{data.to_yaml()}\n---\n{body}")
@@ -124,15 +122,15 @@ def write_card(folder: Path, recipe: CardRecipe, root: Path) -> Path:
     """
     text = str(card_for(recipe, root))
     target = Path(folder) / CARD_FILE
-    handle, temporary = tempfile.mkstemp(prefix=".README.", suffix=".partial", dir=folder)
+    partial = target.with_name(f".{CARD_FILE}.partial")
     try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as partial:
-            partial.write(text)
-            partial.flush()
-            os.fsync(partial.fileno())
-        os.replace(temporary, target)
+        with partial.open("w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(partial, target)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        partial.unlink(missing_ok=True)
         raise
     return target
 

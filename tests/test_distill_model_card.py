@@ -179,5 +179,6 @@ def test_saved_student_with_card_still_loads(tmp_path):
     loaded = AutoModelForSequenceClassification.from_pretrained(tmp_path)
     for name, tensor in model.state_dict().items():
         assert torch.equal(loaded.state_dict()[name], tensor), name
+    assert card.stat().st_mode == (tmp_path / "config.json").stat().st_mode  # readable alike
     header = card.read_text(encoding="utf-8").split("---")[1]
     assert yaml.safe_load(header)["library_name"] == "transformers"
