@@ -6,6 +6,7 @@ import dataclasses
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -13,6 +14,8 @@ from huggingface_hub import ModelCard, ModelCardData
 from transformers import AutoModelForSequenceClassification, BertForSequenceClassification
 
 from distill import model_card
+from distill.glue import TASKS
+from distill.metrics import compute_metrics
 from distill.model_card import CardRecipe, card_for, read_card_metrics, write_card
 from tests.tiny import make_tokenizer, tiny_config
 
@@ -182,3 +185,21 @@ def test_saved_student_with_card_still_loads(tmp_path):
     assert card.stat().st_mode == (tmp_path / "config.json").stat().st_mode  # readable alike
     header = card.read_text(encoding="utf-8").split("---")[1]
     assert yaml.safe_load(header)["library_name"] == "transformers"
+
+
+@pytest.mark.parametrize("task_name", sorted(TASKS))
+def test_every_glue_task_metric_round_trips(tmp_path, task_name):
+    """The metric names evaluation really produces, split by split, come back unchanged."""
+    task = TASKS[task_name]
+    generator = np.random.default_rng(0)
+    labels = generator.integers(0, task.num_labels, 40) if task.labels else generator.random(40)
+    predictions = generator.random((40, task.num_labels))
+    metrics = {
+        f"{split}/{name}": value
+        for split in task.dev_splits
+        for name, value in compute_metrics(task, predictions, labels).items()
+    }
+    write_card(tmp_path, student_recipe(tmp_path, task=task_name, metrics=metrics), ROOT)
+    assert read_card_metrics(tmp_path) == metrics
+    results = ModelCard.load(tmp_path / "README.md").data.eval_results
+    assert {result.metric_type for result in results} <= set(model_card.HUB_METRICS.values())
