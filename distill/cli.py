@@ -24,7 +24,9 @@ from pathlib import Path
 
 from accelerate.utils import set_seed
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreTrainedModel
+from transformers.utils import logging as transformers_logging
 
+from augment.settings import AugmentError
 from distill.adaptive_mapping import MAPPING_FILE, adaptive_mapping
 from distill.corpus import pack_corpus
 from distill.distiller import (
@@ -33,6 +35,7 @@ from distill.distiller import (
     prediction_step,
     teacher_logits,
 )
+from distill.errors import DistillError, OneLineParser
 from distill.evaluation import evaluate
 from distill.experiments import EXPERIMENTS
 from distill.glue import (
@@ -44,6 +47,7 @@ from distill.glue import (
     get_task,
     read_tsv,
 )
+from distill.hub import resolve_model
 from distill.mapping import ADAPTIVE, layer_mapping, parse_mapping
 from distill.models import STUDENT_PRESETS, load_student, load_teacher, new_student
 from distill.teacher_cache import TeacherCache, cached_logits
@@ -52,24 +56,54 @@ from distill.training import TrainConfig, train
 OBJECTIVES = ("embd", "attn", "hidn", "trm", "pred")
 
 
+def _number(kind: type, low: float, low_inclusive: bool, high: float | None = None):
+    """An argparse type for ``kind`` values in a range, so that a bad number is refused
+    before any folder is made or model loaded (``--batch-size 0`` used to divide by zero)."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if (
+            value < low
+            or (value == low and not low_inclusive)
+            or (high is not None and value >= high)
+        ):
+            bound = f">= {low}" if low_inclusive else f"> {low}"
+            if high is not None:
+                bound += f" and < {high}"
+            raise argparse.ArgumentTypeError(f"{text} is out of range: must be {bound}")
+        return value
+
+    return parse
+
+
+POSITIVE_INT = _number(int, 1, True)
+POSITIVE = _number(float, 0, False)
+FRACTION = _number(float, 0, True, 1)
+
+
 def _training_args(
     parser: argparse.ArgumentParser, epochs: float | None = None, lr: float | None = None
 ) -> None:
     """Shared options; ``task`` has per-stage epochs and learning rates instead."""
     parser.add_argument("--output-dir", type=Path, required=True)
     if epochs is not None:
-        parser.add_argument("--epochs", type=float, default=epochs)
-        parser.add_argument("--lr", type=float, default=lr)
-    parser.add_argument("--batch-size", type=int, default=32, help="global batch size")
-    parser.add_argument("--warmup", type=float, default=0.1, help="warm-up fraction of steps")
-    parser.add_argument("--grad-accum", type=int, default=1)
+        parser.add_argument("--epochs", type=POSITIVE, default=epochs)
+        parser.add_argument("--lr", type=POSITIVE, default=lr)
+    parser.add_argument("--batch-size", type=POSITIVE_INT, default=32, help="global batch size")
+    parser.add_argument("--warmup", type=FRACTION, default=0.1, help="warm-up fraction of steps")
+    parser.add_argument("--grad-accum", type=POSITIVE_INT, default=1)
     parser.add_argument("--mixed-precision", choices=("no", "fp16", "bf16"), default="no")
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--log-every", type=int, default=10)
-    parser.add_argument("--save-every", type=int, default=500, help="checkpoint every N steps")
+    parser.add_argument("--log-every", type=POSITIVE_INT, default=10)
+    parser.add_argument(
+        "--save-every", type=POSITIVE_INT, default=500, help="checkpoint every N steps"
+    )
     parser.add_argument(
         "--stop-after",
-        type=int,
+        type=POSITIVE_INT,
         help="stop a stage at step N with a resumable checkpoint (time-boxed jobs)",
     )
 
@@ -87,7 +121,7 @@ def _distill_args(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--adaptive-sample",
-        type=int,
+        type=POSITIVE_INT,
         default=256,
         help="training examples (drawn with --seed) that --mapping adaptive measures CKA on",
     )
@@ -111,21 +145,26 @@ def _selection_args(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m distill", description=__doc__)
+    parser = OneLineParser(prog="python -m distill", description=__doc__)
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="show transformers' loading reports"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     finetune = commands.add_parser("finetune", help="fine-tune a teacher on a GLUE task")
     finetune.add_argument("--task", required=True)
     finetune.add_argument("--data-dir", type=Path, required=True)
     finetune.add_argument("--model", required=True, help="pre-trained BERT: hub name or folder")
-    finetune.add_argument("--max-length", type=int)
+    finetune.add_argument("--max-length", type=POSITIVE_INT)
     _training_args(finetune, epochs=3, lr=2e-5)
     _selection_args(finetune)
 
     general = commands.add_parser("general", help="general distillation on a text corpus")
     general.add_argument("--corpus", type=Path, required=True)
-    general.add_argument("--max-length", type=int, default=128)
-    general.add_argument("--max-lines", type=int, help="read only the first N corpus lines")
+    general.add_argument("--max-length", type=POSITIVE_INT, default=128)
+    general.add_argument(
+        "--max-lines", type=POSITIVE_INT, help="read only the first N corpus lines"
+    )
     _distill_args(general)
     _training_args(general, epochs=3, lr=5e-5)
 
@@ -133,15 +172,15 @@ def build_parser() -> argparse.ArgumentParser:
     task.add_argument("--task", required=True)
     task.add_argument("--data-dir", type=Path, required=True)
     task.add_argument("--augmented-train", type=Path, help="augmented train TSV, task layout")
-    task.add_argument("--max-length", type=int)
+    task.add_argument("--max-length", type=POSITIVE_INT)
     task.add_argument("--random-init", action="store_true", help="w/o GD: random student")
     task.add_argument("--no-intermediate", action="store_true", help="w/o TD: skip stage 1")
     task.add_argument("--no-augmentation", action="store_true", help="w/o DA: original train")
-    task.add_argument("--temperature", type=float, default=1.0)
-    task.add_argument("--stage1-epochs", type=float, help="default 20 (10 for large tasks)")
-    task.add_argument("--stage2-epochs", type=float, default=3)
-    task.add_argument("--stage1-lr", type=float, default=5e-5)
-    task.add_argument("--stage2-lr", type=float, default=3e-5)
+    task.add_argument("--temperature", type=POSITIVE, default=1.0)
+    task.add_argument("--stage1-epochs", type=POSITIVE, help="default 20 (10 for large tasks)")
+    task.add_argument("--stage2-epochs", type=POSITIVE, default=3)
+    task.add_argument("--stage1-lr", type=POSITIVE, default=5e-5)
+    task.add_argument("--stage2-lr", type=POSITIVE, default=3e-5)
     task.add_argument("--experiment", choices=sorted(EXPERIMENTS), help="a paper ablation")
     _distill_args(task)
     _training_args(task)
@@ -158,8 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate_.add_argument("--data-dir", type=Path, required=True)
     evaluate_.add_argument("--model", required=True)
     evaluate_.add_argument("--split", action="append", help="default: the task's dev splits")
-    evaluate_.add_argument("--batch-size", type=int, default=64)
-    evaluate_.add_argument("--max-length", type=int)
+    evaluate_.add_argument("--batch-size", type=POSITIVE_INT, default=64)
+    evaluate_.add_argument("--max-length", type=POSITIVE_INT)
     evaluate_.add_argument("--output", type=Path, help="also write the metrics as JSON here")
     return parser
 
@@ -214,6 +253,7 @@ def _glue_data(task: Task, path: Path, tokenizer, max_length: int) -> GlueDatase
 
 def run_finetune(args: argparse.Namespace) -> None:
     task = get_task(args.task)
+    args.model = resolve_model(args.model)
     tokenizer = AutoTokenizer.from_pretrained(args.model)
     labels = task.labels or ("score",)
     model = AutoModelForSequenceClassification.from_pretrained(
@@ -280,7 +320,7 @@ def _intermediate_stage(
     targets = teacher_targets
     if args.teacher_cache:
         if args.padding != "masked":
-            raise ValueError("--teacher-cache stores unpadded outputs; it needs --padding masked")
+            raise DistillError("--teacher-cache stores unpadded outputs; it needs --padding masked")
         fingerprint = {"teacher": args.teacher, "mapping": mapping, **data}
         targets = partial(TeacherCache(args.teacher_cache, fingerprint).targets, compute=targets)
 
@@ -301,6 +341,7 @@ def _intermediate_stage(
 
 
 def run_general(args: argparse.Namespace) -> None:
+    args.teacher = resolve_model(args.teacher)
     teacher = load_teacher(args.teacher, with_head=False)
     tokenizer = AutoTokenizer.from_pretrained(args.teacher)
     if args.student:
@@ -309,7 +350,7 @@ def run_general(args: argparse.Namespace) -> None:
         student = new_student(args.student_preset, teacher.config, with_head=False, seed=args.seed)
     features = pack_corpus(args.corpus, tokenizer, args.max_length, args.max_lines)
     if not features:
-        raise ValueError(f"corpus {args.corpus} produced no sequences")
+        raise DistillError(f"corpus {args.corpus} produced no sequences")
     config = _train_config(args, args.output_dir, "general")
     data = {
         "corpus": _file_id(args.corpus),
@@ -323,10 +364,13 @@ def run_general(args: argparse.Namespace) -> None:
 
 def run_task(args: argparse.Namespace) -> None:
     task = get_task(args.task)
+    if not (args.student or args.random_init):
+        raise DistillError("task needs --student (a general-distilled student) or --random-init")
+    args.teacher = resolve_model(args.teacher)
     teacher = load_teacher(args.teacher, with_head=True)
     check_label_order(task, teacher.config.id2label)
     if teacher.config.num_labels != task.num_labels:
-        raise ValueError(
+        raise DistillError(
             f"teacher has {teacher.config.num_labels} outputs, {task.name} needs {task.num_labels}"
         )
     tokenizer = AutoTokenizer.from_pretrained(args.teacher)
@@ -335,8 +379,6 @@ def run_task(args: argparse.Namespace) -> None:
         "id2label": teacher.config.id2label,
         "label2id": teacher.config.label2id,
     }
-    if not (args.student or args.random_init):
-        raise ValueError("task needs --student (a general-distilled student) or --random-init")
     if args.random_init:
         student = new_student(
             args.student_preset, teacher.config, with_head=True, seed=args.seed, **labels
@@ -421,8 +463,16 @@ COMMANDS = {
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = build_parser()
+    """Run one command; a user error is one line on stderr and exit status 2."""
     argv = sys.argv[1:] if argv is None else argv
+    try:
+        _run(argv)
+    except (DistillError, AugmentError) as error:
+        print(f"python -m distill: error: {error}", file=sys.stderr)
+        sys.exit(2)
+
+
+def _run(argv: list[str]) -> None:
     if argv[:1] == ["experiments"]:
         from distill.runner import main as experiments_main
 
@@ -430,10 +480,23 @@ def main(argv: list[str] | None = None) -> None:
         if code:
             sys.exit(code)
         return
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     if getattr(args, "experiment", None):
         # The experiment's switches go first so that explicit flags override them.
-        args = parser.parse_args([argv[0], *EXPERIMENTS[args.experiment].flags(), *argv[1:]])
+        args = build_parser().parse_args(
+            [argv[0], *EXPERIMENTS[args.experiment].flags(), *argv[1:]]
+        )
+    quiet_loading(args.verbose)
     if hasattr(args, "seed"):
         set_seed(args.seed)  # before any model is built: heads and projections start random
     COMMANDS[args.command](args)
+
+
+def quiet_loading(verbose: bool) -> None:
+    """Hide transformers' load reports (a fine-tuned head's expected missing weights) and
+    warnings unless ``-v``: a user should see progress and errors, not routine tables."""
+    if verbose:
+        transformers_logging.set_verbosity_info()
+    else:
+        transformers_logging.set_verbosity_error()
+        transformers_logging.disable_progress_bar()

@@ -13,12 +13,14 @@ from pathlib import Path
 
 from transformers import PreTrainedTokenizerBase
 
+from distill.errors import MissingInput
+
 
 def read_documents(path: str | Path, max_lines: int | None = None) -> Iterator[list[str]]:
     """Yield documents as lists of sentences; ``max_lines`` caps the lines read."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"corpus not found: {path}")
+        raise MissingInput(f"{path}: corpus not found")
     document: list[str] = []
     with path.open(encoding="utf-8") as handle:
         for number, line in enumerate(handle):

@@ -17,6 +17,8 @@ from pathlib import Path
 import torch
 from transformers import DataCollatorWithPadding, PreTrainedTokenizerBase
 
+from distill.errors import DistillError, MissingInput
+
 
 @dataclass(frozen=True)
 class Task:
@@ -70,7 +72,7 @@ TASKS: dict[str, Task] = {
 def get_task(name: str) -> Task:
     key = name.lower()
     if key not in TASKS:
-        raise ValueError(f"unknown GLUE task {name!r}; use one of {sorted(TASKS)}")
+        raise DistillError(f"unknown GLUE task {name!r}; use one of {sorted(TASKS)}")
     return TASKS[key]
 
 
@@ -84,14 +86,14 @@ def read_tsv(task: Task, path: str | Path) -> list[Example]:
     """Read a labelled GLUE TSV (train, dev or an augmented train file in the same layout)."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{task.name} data file not found: {path}")
+        raise MissingInput(f"{path}: {task.name} data file not found")
     with path.open(encoding="utf-8-sig", newline="") as handle:
         rows = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
         if task.has_header:
             header = next(rows, [])
             missing = [c for c in (*task.text_columns, task.label_column) if c not in header]
             if missing:
-                raise ValueError(f"{path}:1: header lacks columns {missing}")
+                raise DistillError(f"{path}:1: header lacks columns {missing}")
             text_idx = [header.index(c) for c in task.text_columns]
             label_idx = header.index(task.label_column)
             width, first_line = len(header), 2
@@ -103,7 +105,7 @@ def read_tsv(task: Task, path: str | Path) -> list[Example]:
             if not row:
                 continue
             if len(row) != width:
-                raise ValueError(
+                raise DistillError(
                     f"{path}:{line}: expected {width} tab-separated fields, got {len(row)}"
                 )
             examples.append(
@@ -117,9 +119,9 @@ def _label(task: Task, value: str, path: Path, line: int) -> int | float:
         try:
             return float(value)
         except ValueError:
-            raise ValueError(f"{path}:{line}: score {value!r} is not a number") from None
+            raise DistillError(f"{path}:{line}: score {value!r} is not a number") from None
     if value not in task.labels:
-        raise ValueError(f"{path}:{line}: label {value!r} not in {task.labels}")
+        raise DistillError(f"{path}:{line}: label {value!r} not in {task.labels}")
     return task.labels.index(value)
 
 
@@ -134,7 +136,7 @@ def check_label_order(task: Task, id2label: dict[int, str] | None) -> None:
     if all(name.startswith("label_") for name in names):
         return
     if names != list(task.labels):
-        raise ValueError(
+        raise DistillError(
             f"model labels {names} do not match {task.name} label order {list(task.labels)}"
         )
 

@@ -19,10 +19,12 @@ from urllib.parse import urlparse
 from huggingface_hub import constants
 from transformers import AutoConfig
 
+from distill.errors import DistillError
+
 MINILM = "minilm"  # short name of the pip-installed MiniLM teacher
 
 
-class ModelNotFound(ValueError):
+class ModelNotFound(DistillError):
     """The name is neither a model folder, nor an installed short name, nor reachable."""
 
 

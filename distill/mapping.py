@@ -20,6 +20,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from distill.errors import DistillError
+
 STRATEGIES = ("uniform", "top", "bottom")
 ADAPTIVE = "adaptive"
 
@@ -35,14 +37,14 @@ def layer_mapping(
     """
     m_layers, n_layers = student_layers, teacher_layers
     if m_layers > n_layers:
-        raise ValueError(
+        raise DistillError(
             f"student has {m_layers} layers but teacher only {n_layers}: "
             "each student layer needs its own teacher layer"
         )
     if isinstance(strategy, str):
         if strategy == "uniform":
             if n_layers % m_layers:
-                raise ValueError(
+                raise DistillError(
                     f"uniform mapping needs teacher layers ({n_layers}) to be a multiple of "
                     f"student layers ({m_layers}); pass an explicit list instead"
                 )
@@ -52,22 +54,22 @@ def layer_mapping(
         elif strategy == "bottom":
             layers = list(range(1, m_layers + 1))
         elif strategy == ADAPTIVE:
-            raise ValueError(
+            raise DistillError(
                 "the adaptive mapping is chosen from the models and data: use "
                 "distill.adaptive_mapping.adaptive_mapping, then pass its result here"
             )
         else:
-            raise ValueError(f"unknown mapping strategy {strategy!r}; use one of {STRATEGIES}")
+            raise DistillError(f"unknown mapping strategy {strategy!r}; use one of {STRATEGIES}")
     else:
         layers = [int(n) for n in strategy]
         if len(layers) != m_layers:
-            raise ValueError(
+            raise DistillError(
                 f"explicit mapping has {len(layers)} entries but the student has {m_layers} layers"
             )
         if any(not 1 <= n <= n_layers for n in layers):
-            raise ValueError(f"explicit mapping {layers} must use teacher layers 1..{n_layers}")
+            raise DistillError(f"explicit mapping {layers} must use teacher layers 1..{n_layers}")
         if any(b <= a for a, b in itertools.pairwise(layers)):
-            raise ValueError(f"explicit mapping {layers} must be strictly increasing")
+            raise DistillError(f"explicit mapping {layers} must be strictly increasing")
     return [0, *layers]
 
 
@@ -78,7 +80,7 @@ def parse_mapping(text: str) -> str | list[int]:
     try:
         return [int(part) for part in text.split(",")]
     except ValueError:
-        raise ValueError(
+        raise DistillError(
             f"mapping {text!r} is neither a strategy {(*STRATEGIES, ADAPTIVE)} "
             "nor a list like 3,6,9,12"
         ) from None
@@ -108,7 +110,7 @@ def best_monotone_mapping(similarity: np.ndarray) -> list[int]:
     similarity = np.asarray(similarity, dtype=float)
     rows, cols = similarity.shape
     if rows > cols:
-        raise ValueError(f"{rows} student layers cannot map to {cols} distinct teacher layers")
+        raise DistillError(f"{rows} student layers cannot map to {cols} distinct teacher layers")
     best = np.full((rows, cols), -np.inf)
     came_from = np.zeros((rows, cols), dtype=int)
     best[0] = similarity[0]

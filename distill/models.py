@@ -21,6 +21,8 @@ from transformers import (
     PreTrainedModel,
 )
 
+from distill.errors import DistillError, MissingInput
+
 # Paper sizes: TinyBERT4 (Sec. 4.1) and TinyBERT6 (same shape as BERT-base, half the depth).
 # ``cpu`` is sized for CPU runs against the 6-layer, 384-wide, 12-head MiniLM teacher in
 # ``../shared/assets/models``: 3 layers so that the uniform mapping 2,4,6 divides the
@@ -59,7 +61,7 @@ def _check_local(name_or_path: str | Path, what: str) -> None:
     path = Path(name_or_path)
     looks_local = path.is_absolute() or str(name_or_path).startswith(".") or path.exists()
     if looks_local and not (path / "config.json").is_file():
-        raise FileNotFoundError(f"{what} checkpoint not found: {path} has no config.json")
+        raise MissingInput(f"{path}: {what} checkpoint not found (no config.json)")
 
 
 def load_teacher(name_or_path: str | Path, with_head: bool) -> PreTrainedModel:
@@ -81,7 +83,9 @@ def student_config(
 ) -> PretrainedConfig:
     """A BERT config of ``preset`` size sharing the teacher's vocabulary and positions."""
     if preset not in STUDENT_PRESETS:
-        raise ValueError(f"unknown student preset {preset!r}; use one of {sorted(STUDENT_PRESETS)}")
+        raise DistillError(
+            f"unknown student preset {preset!r}; use one of {sorted(STUDENT_PRESETS)}"
+        )
     return AutoConfig.for_model(
         "bert",
         vocab_size=teacher_config.vocab_size,
@@ -115,7 +119,7 @@ def load_student(
 def check_heads(student: PretrainedConfig, teacher: PretrainedConfig) -> None:
     """The attention loss compares heads one to one, so the counts must agree."""
     if student.num_attention_heads != teacher.num_attention_heads:
-        raise ValueError(
+        raise DistillError(
             f"attention loss needs equal head counts: student has {student.num_attention_heads}, "
             f"teacher {teacher.num_attention_heads}; disable it (--without attn) or change the "
             "student"

@@ -11,9 +11,11 @@ Every number that differs from the paper is here, so a table can say what was re
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import TypeVar
+
+from distill.errors import DistillError
 
 T = TypeVar("T")
 
@@ -48,6 +50,8 @@ class Profile:
     mlm: str
     n_a: dict[str, int]
     glove: str = "default"  # augment's --glove
+    # augment's --candidates: the published cpu runs used the paper's ("faithful")
+    candidates: str = "faithful"
     p_t: float = 0.4
     k: int = 15
     # learning rates; None: the CLI's defaults (the paper's values)
@@ -144,9 +148,14 @@ PROFILES: dict[str, Profile] = {
 }
 
 
+PROFILE_DEFAULTS = {f.name: f.default for f in fields(Profile) if f.default is not MISSING}
+"""Defaults of the settings that have one: what a stamp written before a setting existed
+used (see ``distill.runner``)."""
+
+
 def get_profile(name: str) -> Profile:
     if name not in PROFILES:
-        raise ValueError(f"unknown profile {name!r}; use one of {sorted(PROFILES)}")
+        raise DistillError(f"unknown profile {name!r}; use one of {sorted(PROFILES)}")
     return PROFILES[name]
 
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 import shutil
 import subprocess
@@ -43,10 +44,26 @@ from pathlib import Path
 
 import torch
 from filelock import FileLock, Timeout
+from transformers import AutoConfig
 
+from augment.api import AugmentSettings, AugmentSpec, augment
+from distill.adaptive_mapping import MAPPING_FILE
+from distill.distiller import INTERMEDIATE_OBJECTIVES
+from distill.errors import DistillError, MissingInput, OneLineParser
 from distill.experiments import EXPERIMENTS, TABLES, Experiment
 from distill.glue import get_task
-from distill.profiles import BEST_LOCAL_MLM, PIP_MINILM, ROOT, TINY_RANDOM, Profile, per_task
+from distill.hub import MINILM
+from distill.mapping import ADAPTIVE, layer_mapping, parse_mapping
+from distill.model_card import CardRecipe, write_card
+from distill.profiles import (
+    BEST_LOCAL_MLM,
+    PIP_MINILM,
+    PROFILE_DEFAULTS,
+    ROOT,
+    TINY_RANDOM,
+    Profile,
+    per_task,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +121,7 @@ class Runner:
         profile: Profile,
         work_dir: str | Path | None = None,
         results_dir: str | Path | None = None,
+        keep_checkpoints: bool = False,
     ):
         self.profile = profile
         self.work = Path(work_dir or ROOT / "runs" / profile.name)
@@ -116,6 +134,7 @@ class Runner:
         # commits or edits must not be credited with its results.
         self.commit = git_commit()
         self.cache = self.work / "teacher-cache"
+        self.keep_checkpoints = keep_checkpoints
         self._check_profile()
 
     def _check_profile(self) -> None:
@@ -133,7 +152,7 @@ class Runner:
                     continue
                 changed = _recipe_changes(stored, described)
                 if changed:
-                    raise ValueError(
+                    raise DistillError(
                         f"{folder} holds runs of another configuration of profile "
                         f"{self.profile.name!r} (differs in {changed}); use another folder"
                     )
@@ -144,9 +163,7 @@ class Runner:
     def pretrained_teacher(self) -> str:
         """The pre-trained (not fine-tuned) teacher: hub name or local folder."""
         if self.profile.teacher == PIP_MINILM:
-            from augment.mlm import minilm_encoder_path
-
-            return str(minilm_encoder_path())
+            return MINILM
         if self.profile.teacher == TINY_RANDOM:
             return str(self._tiny_model(self.work / "tiny-teacher", masked_lm=False))
         return self.profile.teacher
@@ -189,7 +206,7 @@ class Runner:
             if (target / "done").is_file():
                 return target
             if not source.is_dir():
-                raise FileNotFoundError(f"{source}: GLUE {task.directory} folder not found")
+                raise MissingInput(f"{source}: GLUE {task.directory} folder not found")
             target.mkdir(parents=True, exist_ok=True)
             for split in ("train", *task.dev_splits):
                 if split == "train":
@@ -217,14 +234,15 @@ class Runner:
                     *("--batch-size", str(self.profile.batch_size), "--seed", "0"),
                 ]
                 _distill(argv)
-                self._record(
+                record = self._record(
                     self.results_dir / "teachers" / f"{task_name}.json",
-                    {"task": task_name, "model": self.pretrained_teacher()},
+                    {"task": task_name, "model": self._portable([self.pretrained_teacher()])[0]},
                     argv,
                     folder / "best",
                     task_name,
                     time.time() - started,
                 )
+                self._write_card(folder / "best", record)
         return folder / "best"
 
     def general(self) -> Path:
@@ -248,7 +266,7 @@ class Runner:
                     argv += ["--max-lines", str(self.profile.general_max_lines)]
                 _distill(argv)
                 record = {
-                    "command": ["python", "-m", "distill", *argv],
+                    "command": ["python", "-m", "distill", *self._portable(argv)],
                     "profile": self.profile.describe(),
                     "commit": self.commit,
                     "wall_time_s": round(time.time() - started, 1),
@@ -259,30 +277,35 @@ class Runner:
 
     def augmented(self, task_name: str) -> Path:
         """The task's training set augmented by Algorithm 1."""
-        from augment.cli import main as augment_main
-
         output = self.work / "augment" / task_name / "train_aug.tsv"
         with self._building(f"augment-{task_name}"):
             if output.is_file():
                 return output
             task = get_task(task_name)
             train = self.data(task_name) / "train.tsv"
-            started = time.time()
-            argv = [
-                *("--p_t", str(self.profile.p_t), "--k", str(self.profile.k)),
-                *("--n_a", str(per_task(self.profile.n_a, task_name))),
-                *("--input", str(train), "--output", str(output), "--task", task.name),
-                *("--mlm", self.masked_lm(), "--glove", self.profile.glove, "--seed", "0"),
-            ]
+            settings = AugmentSettings(
+                p_t=self.profile.p_t,
+                n_a=per_task(self.profile.n_a, task_name),
+                k=self.profile.k,
+                clean=self.profile.candidates == "clean",
+            )
+            spec = AugmentSpec(
+                input=train,
+                output=output,
+                task=task.name,
+                settings=settings,
+                seed=0,
+                mlm=self.masked_lm(),
+                glove=self.profile.glove,
+            )
             output.parent.mkdir(parents=True, exist_ok=True)
-            logger.info("python -m augment %s", " ".join(argv))
-            if augment_main(argv) != 0:
-                raise RuntimeError(f"augmentation of {train} failed: python -m augment {argv}")
+            logger.info("python -m augment %s", " ".join(spec.to_argv()))
+            result = augment(spec)
             record = {
                 "task": task_name,
-                "command": ["python", "-m", "augment", *argv],
+                "command": ["python", "-m", "augment", *self._portable(spec.to_argv())],
                 "commit": self.commit,
-                "wall_time_s": round(time.time() - started, 1),
+                "wall_time_s": round(result.seconds, 1),
                 "input_lines": _count_lines(train),
                 "output_lines": _count_lines(output),
             }
@@ -370,9 +393,11 @@ class Runner:
             best, argv, seconds = self._train_student(experiment, task, seed)
             keys = {"table": table, "row": experiment.label, "task": task, "seed": seed}
             keys["train_seconds"] = _training_seconds(best.parents[1])
-            self._record(path, keys, argv, best, task, seconds)
-            for stage in ("stage1", "stage2"):  # resume state, useless once stored
-                shutil.rmtree(best.parents[1] / stage / "checkpoint", ignore_errors=True)
+            keys["mapping"] = self._mapping(experiment, task, best)
+            record = self._record(path, keys, argv, best, task, seconds)
+            self._write_card(best, record, experiment)
+            if not self.keep_checkpoints:
+                _drop_intermediate(best.parents[1])
         finally:
             lock.release()
         return path
@@ -388,7 +413,7 @@ class Runner:
         found (runs another runner holds are left to it)."""
         unknown = [table for table in tables if table not in TABLES]
         if unknown:
-            raise ValueError(f"unknown tables {unknown}; use {sorted(TABLES)}")
+            raise DistillError(f"unknown tables {unknown}; use {sorted(TABLES)}")
         paths = []
         for seed in seeds or self.profile.seeds:
             for task in tasks or self.profile.tasks:
@@ -447,30 +472,104 @@ class Runner:
 
     def _record(
         self, path: Path, keys: dict, argv: list[str], model: Path, task: str, seconds: float
-    ) -> None:
+    ) -> dict:
         """Score ``model`` on the task's dev split(s) and store the result with its recipe."""
-        from distill.cli import main
+        from transformers import AutoTokenizer
 
-        metrics_file = path.with_suffix(".metrics.partial")
-        main(
-            [
-                "evaluate",
-                *("--task", task, "--data-dir", str(self.data_dir)),
-                *("--model", str(model), "--output", str(metrics_file)),
-            ]
+        from distill.evaluation import evaluate
+        from distill.models import load_student
+
+        metrics = evaluate(
+            load_student(model, with_head=True, what="model"),
+            get_task(task),
+            AutoTokenizer.from_pretrained(model),
+            self.data_dir,
         )
-        metrics = json.loads(metrics_file.read_text())
-        metrics_file.unlink()
         selection = model / "selection.json"
         record = keys | {
             "metrics": metrics,
             "selected": json.loads(selection.read_text()) if selection.is_file() else None,
-            "command": ["python", "-m", "distill", *argv],
+            "command": ["python", "-m", "distill", *self._portable(argv)],
             "profile": self.profile.describe(),
             "commit": self.commit,
             "wall_time_s": round(seconds, 1),
         }
         _write_json(path, record)
+        return record
+
+    def _mapping(self, experiment: Experiment, task: str, student: Path) -> list[int] | None:
+        """The layer mapping ``[g(0), ..., g(M)]`` a run distilled with (``None`` without
+        stage 1): the adaptive choice as the run saved it, else the strategy resolved."""
+        if not experiment.intermediate:
+            return None
+        if experiment.mapping == ADAPTIVE:
+            saved = student.parents[1] / MAPPING_FILE
+            return json.loads(saved.read_text(encoding="utf-8"))["mapping"]
+        layers = AutoConfig.from_pretrained(student).num_hidden_layers
+        teacher_layers = AutoConfig.from_pretrained(self.teacher(task)).num_hidden_layers
+        return layer_mapping(parse_mapping(experiment.mapping), layers, teacher_layers)
+
+    def _write_card(self, model: Path, record: dict, experiment: Experiment | None = None) -> None:
+        """The model card (``README.md``) of a finished model: what the record says, so a
+        copied checkpoint still tells how it was made and how it scored."""
+        task = record["task"]
+        common = {
+            "task": task,
+            "base_model": self.pretrained_teacher(),
+            "metrics": record["metrics"],
+            "command": tuple(record["command"]),
+            "commit": self.commit,
+            "profile": self.profile.name,
+        }
+        if experiment is None:
+            recipe = CardRecipe(
+                kind="teacher",
+                seed=0,
+                learning_rates={"finetune": self.profile.finetune_lr},
+                epochs={"finetune": per_task(self.profile.finetune_epochs, task)},
+                **common,
+            )
+        else:
+            from distill.cli import _objectives
+
+            intermediate, prediction = _objectives(list(experiment.without))
+            objectives = [o for o in INTERMEDIATE_OBJECTIVES if o in intermediate]
+            objectives = (objectives if experiment.intermediate else []) + (
+                ["pred"] if prediction else []
+            )
+            command = record["command"]
+            recipe = CardRecipe(
+                kind="student",
+                seed=record["seed"],
+                teacher=str(self.teacher(task)),
+                student_preset=self.profile.student_preset,
+                experiment=experiment.name,
+                experiment_label=experiment.label,
+                mapping=tuple(record["mapping"]) if record["mapping"] else None,
+                objectives=tuple(objectives),
+                learning_rates={
+                    stage: float(command[command.index(f"--{stage}-lr") + 1])
+                    for stage in ("stage1", "stage2")
+                    if f"--{stage}-lr" in command
+                },
+                epochs={"stage2": self.profile.stage2_epochs},
+                **common,
+            )
+        write_card(model, recipe, ROOT)
+
+    def _portable(self, argv: list[str]) -> list[str]:
+        """``argv`` with the paths of this machine made relative, so that a committed
+        record reads the same in every clone: relative to the project root for files
+        beside it (``../shared/...``, ``runs/...``), else to the work folder (``WORK/...``)."""
+        portable = []
+        for arg in argv:
+            path = Path(arg)
+            if path.is_absolute() and path.is_relative_to(ROOT.parent):
+                arg = os.path.relpath(path, ROOT)
+            elif path.is_absolute() and path.is_relative_to(self.work):
+                arg = str(Path("WORK") / path.relative_to(self.work))
+            portable.append(arg)
+        return portable
 
 
 def _recipe_changes(stored: dict, described: dict) -> list[str]:
@@ -482,7 +581,9 @@ def _recipe_changes(stored: dict, described: dict) -> list[str]:
     new_tasks = set(described["tasks"]) - set(stored.get("tasks", ()))
     changed = []
     for key, value in described.items():
-        before = stored.get(key)
+        # a setting added to Profile later is absent from older stamps: its default is
+        # what those runs used
+        before = stored.get(key, PROFILE_DEFAULTS.get(key))
         if key in ("tasks", "seeds") or before == value:
             continue
         if (
@@ -504,7 +605,7 @@ def _canonical(table: str, experiment: Experiment) -> tuple[str, Experiment]:
 def _sample_tsv(source: Path, target: Path, header: bool, limit: int | None) -> None:
     """Copy ``source`` keeping a seeded sample of ``limit`` data lines in their order."""
     if not source.is_file():
-        raise FileNotFoundError(f"{source}: GLUE file not found")
+        raise MissingInput(f"{source}: GLUE file not found")
     lines = source.read_text(encoding="utf-8").splitlines(keepends=True)
     if lines and not lines[-1].endswith("\n"):
         lines[-1] += "\n"  # CoLA's dev.tsv has no trailing newline
@@ -515,6 +616,18 @@ def _sample_tsv(source: Path, target: Path, header: bool, limit: int | None) -> 
     partial = target.with_suffix(".partial")
     partial.write_text("".join(head + body), encoding="utf-8")
     partial.replace(target)
+
+
+def _drop_intermediate(run_folder: Path) -> None:
+    """Free a finished run's disk: keep the selected student (``stage2/best``), the logs
+    and configs; drop resume checkpoints, stage 1's student and stage 2's last-epoch copy
+    (three 28 MB students a run on the cpu preset, 2.2 GB for a smoke reproduction)."""
+    for stage in ("stage1", "stage2"):
+        folder = run_folder / stage
+        for name in ("checkpoint", "checkpoint.previous", "checkpoint.partial"):
+            shutil.rmtree(folder / name, ignore_errors=True)
+        for weights in folder.glob("*.safetensors"):
+            weights.unlink()
 
 
 def _count_lines(path: Path) -> int:
@@ -543,11 +656,10 @@ def _last_log(folder: Path) -> dict | None:
 
 def main(argv: list[str]) -> int:
     """``python -m distill experiments {run,prepare,status}``."""
-    import argparse
 
     from distill.profiles import PROFILES, get_profile
 
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="python -m distill experiments",
         description="Run the paper's Tables 2-4 for a profile; finished runs are skipped and "
         "interrupted ones resume. Start one runner per core on the same folders to share "
@@ -564,17 +676,29 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seeds", help="comma-separated subset of the profile's seeds")
     parser.add_argument("--work-dir", type=Path, help="checkpoints (default runs/<profile>)")
     parser.add_argument("--results-dir", type=Path, help="results (default results/<profile>)")
+    parser.add_argument(
+        "--keep-checkpoints",
+        action="store_true",
+        help="keep every finished run's resume checkpoints and intermediate students",
+    )
     args = parser.parse_args(argv)
     unknown = set(args.tables) - set(TABLES)
     if unknown:
         parser.error(f"unknown tables {sorted(unknown)}; use {sorted(TABLES)}")
-    runner = Runner(get_profile(args.profile), args.work_dir, args.results_dir)
+    runner = Runner(
+        get_profile(args.profile), args.work_dir, args.results_dir, args.keep_checkpoints
+    )
     if args.action == "status":
         rows = runner.status(tuple(args.tables))
         for row in rows:
             mark = "done" if row["done"] else "----"
             print(f"{mark}  {row['table']:<7} {row['row']:<10} {row['task']:<6} seed{row['seed']}")
-        print(f"{sum(r['done'] for r in rows)}/{len(rows)} runs done")
+        runs = {row["path"]: row["done"] for row in rows}  # a shared row is one run
+        print(
+            f"{sum(runs.values())}/{len(runs)} runs done "
+            f"({sum(r['done'] for r in rows)}/{len(rows)} table cells: a row that repeats "
+            "Table 2's TinyBERT4 run, such as Table 4's Uniform, shares it)"
+        )
         print(
             f"teacher cache: {runner.cache_bytes() / 1e9:.1f} GB in {runner.cache} "
             "(rebuilt on demand; delete it once the runs are done)"

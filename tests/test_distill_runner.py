@@ -57,7 +57,10 @@ def test_table_runs_store_results_with_their_recipe(finished):
     assert general[general.index("--lr") + 1] == "0.001"
     augment = json.loads((runner.results_dir / "augment/rte.json").read_text())
     assert augment["output_lines"] > augment["input_lines"]
-    assert not list((runner.work / "runs").rglob("checkpoint"))  # resume state is cleaned up
+    run_folder = runner.work / "runs" / "full" / "rte" / "seed0"
+    kept = {p.relative_to(run_folder).as_posix() for p in run_folder.rglob("*.safetensors")}
+    assert kept == {"stage2/best/model.safetensors"}  # the selected student, nothing else
+    assert not list((runner.work / "runs").rglob("checkpoint*"))  # resume state is cleaned up
     table = load_results(runner.results_dir)
     assert sorted(table["row"].unique()) == ["TinyBERT4", "w/o DA", "w/o GD", "w/o TD"]
 
@@ -81,6 +84,40 @@ def test_a_run_another_runner_holds_is_left_to_it(finished, monkeypatch):
     assert not runner.result_path("table3", EXPERIMENTS["no-embd"], "rte", 0).exists()
 
 
+def test_records_hold_no_machine_paths(finished):
+    """Committed records must read the same in every clone: the work folder, the project
+    and ../shared appear as relative paths, the pip teacher by its short name."""
+    runner, _ = finished
+    for record in runner.results_dir.rglob("*.json"):
+        if record.name == "profile.json":
+            continue  # the test's profile names its own (temporary) data folders
+        text = json.dumps(
+            {k: v for k, v in json.loads(record.read_text()).items() if k != "profile"}
+        )
+        for machine_path in (str(runner.work), "/root/"):
+            assert machine_path not in text, (record, machine_path)
+    teacher = json.loads((runner.results_dir / "teachers" / "rte.json").read_text())
+    assert "WORK/glue" in teacher["command"]
+
+
+def test_finished_models_carry_model_cards_matching_their_records(finished):
+    from distill.model_card import read_card_metrics
+
+    runner, paths = finished
+    for path in paths:
+        record = json.loads(path.read_text())
+        row = path.parts[-3]
+        best = runner.work / "runs" / row / "rte" / "seed0" / "stage2" / "best"
+        assert read_card_metrics(best) == record["metrics"]
+        card = (best / "README.md").read_text()
+        assert record["row"] in card  # the experiment label, e.g. "w/o GD"
+    no_td = json.loads(paths[2].read_text())
+    assert no_td["mapping"] is None and json.loads(paths[0].read_text())["mapping"] == [0, 2, 4, 6]
+    teacher = runner.work / "teacher" / "rte" / "best"
+    teacher_record = json.loads((runner.results_dir / "teachers" / "rte.json").read_text())
+    assert read_card_metrics(teacher) == teacher_record["metrics"]
+
+
 def test_rows_repeating_the_full_run_share_it(finished):
     runner, _ = finished
     uniform = runner.result_path("table4", EXPERIMENTS["uniform"], "rte", 0)
@@ -88,11 +125,15 @@ def test_rows_repeating_the_full_run_share_it(finished):
     assert runner.result_path("table4", EXPERIMENTS["top"], "rte", 0).parts[-4] == "table4"
 
 
-def test_status_lists_done_and_missing_runs(finished, capsys):
+def test_status_lists_done_and_missing_runs(finished, capsys, monkeypatch):
     runner, _ = finished
     status = {(r["table"], r["row"]): r["done"] for r in runner.status()}
     assert status[("table2", "w/o DA")] and status[("table4", "Uniform")]
     assert not status[("table3", "w/o Attn")]
+    monkeypatch.setattr(runner_module, "Runner", lambda *args: runner)
+    assert main(["status"]) == 0
+    # 13 rows in all, Table 4's Uniform is Table 2's TinyBERT4 run: 12 runs, 4 done
+    assert "4/12 runs done (5/13 table cells" in capsys.readouterr().out
 
 
 def test_status_reports_the_teacher_cache_size(finished, tmp_path):
