@@ -51,7 +51,7 @@ from distill.hub import resolve_model
 from distill.mapping import ADAPTIVE, layer_mapping, parse_mapping
 from distill.models import STUDENT_PRESETS, load_student, load_teacher, new_student
 from distill.teacher_cache import TeacherCache, cached_logits
-from distill.training import TrainConfig, train
+from distill.training import CLIPPING, TrainConfig, train
 
 OBJECTIVES = ("embd", "attn", "hidn", "trm", "pred")
 
@@ -100,6 +100,20 @@ def _training_args(
     parser.add_argument("--log-every", type=POSITIVE_INT, default=10)
     parser.add_argument(
         "--save-every", type=POSITIVE_INT, default=500, help="checkpoint every N steps"
+    )
+    parser.add_argument(
+        "--report-to",
+        action="append",
+        choices=("tensorboard",),
+        default=[],
+        help="also log to this tracker through Accelerate (OUTPUT_DIR/tracking)",
+    )
+    parser.add_argument(
+        "--clipping",
+        choices=CLIPPING,
+        default=TrainConfig.clipping,
+        help="gradient clipping at norm 1: of all gradients together (global) or of each "
+        "parameter's gradient (per_tensor, the released TinyBERT code's BertAdam)",
     )
     parser.add_argument(
         "--stop-after",
@@ -218,6 +232,8 @@ def _train_config(
         "log_every": args.log_every,
         "save_every": args.save_every,
         "stop_after": args.stop_after,
+        "report_to": tuple(args.report_to),
+        "clipping": args.clipping,
         "stage": stage,
     }
     return TrainConfig(**{**values, **overrides})

@@ -8,32 +8,11 @@ a whole sequence is truncated; packing never crosses a document boundary.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 from transformers import PreTrainedTokenizerBase
 
-from distill.errors import MissingInput
-
-
-def read_documents(path: str | Path, max_lines: int | None = None) -> Iterator[list[str]]:
-    """Yield documents as lists of sentences; ``max_lines`` caps the lines read."""
-    path = Path(path)
-    if not path.is_file():
-        raise MissingInput(f"{path}: corpus not found")
-    document: list[str] = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle):
-            if max_lines is not None and number >= max_lines:
-                break
-            sentence = line.strip()
-            if sentence:
-                document.append(sentence)
-            elif document:
-                yield document
-                document = []
-    if document:
-        yield document
+from augment.documents import read_documents
 
 
 def pack_corpus(

@@ -53,6 +53,13 @@ STUDENT_PRESETS: dict[str, dict[str, int]] = {
         "intermediate_size": 768,
         "num_attention_heads": 12,
     },
+    # The smoke profile's: every code path in seconds and a few MB a run.
+    "tiny": {
+        "num_hidden_layers": 3,
+        "hidden_size": 48,
+        "intermediate_size": 96,
+        "num_attention_heads": 12,
+    },
 }
 
 

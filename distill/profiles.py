@@ -79,7 +79,7 @@ PROFILES: dict[str, Profile] = {
     "smoke": Profile(
         name="smoke",
         teacher=TINY_RANDOM,
-        student_preset="cpu",
+        student_preset="tiny",
         tasks=("cola",),
         seeds=(0, 1),
         glue_dir=SHARED_ASSETS / "glue",

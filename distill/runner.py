@@ -243,12 +243,17 @@ class Runner:
                     time.time() - started,
                 )
                 self._write_card(folder / "best", record)
+                if not self.keep_checkpoints:
+                    _drop_resume_state(folder, keep_weights=False)  # the teacher is best/
         return folder / "best"
 
-    def general(self) -> Path:
-        """The general-distilled student (shared by every row except "w/o GD")."""
-        folder = self.work / "general"
-        with self._building("general"):
+    def general(self, without: tuple[str, ...] = ()) -> Path:
+        """The general-distilled student, shared by the rows that start from it: the full
+        one, or with the objectives in ``without`` left out (the paper's "w/o Trm" row
+        starts from an embedding-only general distillation, footnote 11)."""
+        name = "general" + "".join(f"-without-{objective}" for objective in without)
+        folder = self.work / name
+        with self._building(name):
             if not (folder / "config.json").is_file():
                 started = time.time()
                 argv = [
@@ -264,7 +269,11 @@ class Runner:
                     argv += ["--lr", str(self.profile.general_lr)]
                 if self.profile.general_max_lines:
                     argv += ["--max-lines", str(self.profile.general_max_lines)]
+                for objective in without:
+                    argv += ["--without", objective]
                 _distill(argv)
+                if not self.keep_checkpoints:
+                    _drop_resume_state(folder, keep_weights=True)
                 record = {
                     "command": ["python", "-m", "distill", *self._portable(argv)],
                     "profile": self.profile.describe(),
@@ -272,7 +281,7 @@ class Runner:
                     "wall_time_s": round(time.time() - started, 1),
                     "final_log": _last_log(folder),
                 }
-                _write_json(self.results_dir / "general.json", record)
+                _write_json(self.results_dir / f"{name}.json", record)
         return folder
 
     def augmented(self, task_name: str) -> Path:
@@ -319,7 +328,9 @@ class Runner:
         for task in tasks or self.profile.tasks:
             self.teacher(task)
             self.augmented(task)
-        self.general()
+        starts = {e.general_without for e in EXPERIMENTS.values() if e.general_distillation}
+        for without in sorted(starts):
+            self.general(without)
 
     # ---- runs ----------------------------------------------------------------------
 
@@ -363,7 +374,7 @@ class Runner:
         if experiment.augmentation:
             argv += ["--augmented-train", str(self.augmented(task_name))]
         if experiment.general_distillation:
-            argv += ["--student", str(self.general())]
+            argv += ["--student", str(self.general(experiment.general_without))]
         if self.profile.stage1_epochs is not None:
             argv += ["--stage1-epochs", str(self.profile.stage1_epochs)]
         if self.profile.stage1_lr is not None:
@@ -623,9 +634,15 @@ def _drop_intermediate(run_folder: Path) -> None:
     and configs; drop resume checkpoints, stage 1's student and stage 2's last-epoch copy
     (three 28 MB students a run on the cpu preset, 2.2 GB for a smoke reproduction)."""
     for stage in ("stage1", "stage2"):
-        folder = run_folder / stage
-        for name in ("checkpoint", "checkpoint.previous", "checkpoint.partial"):
-            shutil.rmtree(folder / name, ignore_errors=True)
+        _drop_resume_state(run_folder / stage, keep_weights=False)
+
+
+def _drop_resume_state(folder: Path, keep_weights: bool) -> None:
+    """Remove a finished stage's resume checkpoints (and its final weights unless kept;
+    ``config.json`` stays, as the sign that the stage finished)."""
+    for name in ("checkpoint", "checkpoint.previous", "checkpoint.partial"):
+        shutil.rmtree(folder / name, ignore_errors=True)
+    if not keep_weights:
         for weights in folder.glob("*.safetensors"):
             weights.unlink()
 

@@ -9,10 +9,10 @@ from safetensors.torch import load_file
 from transformers import AutoTokenizer
 
 import augment.mlm.adapt as adapt_module
+from augment.documents import read_documents
 from augment.mlm import MaskedLMError, build_masked_lm_on_encoder, load_adapted, load_masked_lm
 from augment.mlm.adapt import AdaptConfig, adapt, trainable_parameter_names
 from augment.mlm.corpus import mask_batch, pack_segments
-from distill.corpus import read_documents
 
 SENTENCES = [
     "the movie was fun .",

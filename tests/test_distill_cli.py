@@ -267,3 +267,24 @@ def test_evaluate_on_real_cola_dev(teacher, capsys, tmp_path):
     run(f"evaluate --task cola --data-dir {GLUE} --model {tmp_path} --split dev")
     metrics = json.loads(capsys.readouterr().out)
     assert set(metrics) == {"dev/mcc"} and -1 <= metrics["dev/mcc"] <= 1
+
+
+def test_readme_quick_start_commands_parse_and_name_real_paths():
+    """The README's first distillation commands run as printed on a fresh clone (they were
+    run so); here: each parses, and every input path they name exists beside the project."""
+    import re
+    import shlex
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    start = readme.index("# Runs as printed on a machine without a model hub")
+    block = re.sub(r"\\\n\s*", " ", readme[start : readme.index("```", start)])
+    commands = [line for line in block.splitlines() if line.startswith("python -m distill ")]
+    assert [shlex.split(c)[3] for c in commands] == ["finetune", "general", "task", "evaluate"]
+    parser = build_parser()
+    for command in commands:
+        args = parser.parse_args(shlex.split(command)[3:])
+        for name in ("data_dir", "corpus"):
+            path = getattr(args, name, None)
+            if path is not None and GLUE.is_dir():
+                assert (Path(__file__).resolve().parents[1] / path).exists(), path
+    assert {shlex.split(c)[shlex.split(c).index("--model") + 1] for c in commands[:1]} == {"minilm"}

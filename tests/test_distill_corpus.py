@@ -3,7 +3,8 @@
 import pytest
 from tiny import make_tokenizer
 
-from distill.corpus import pack_corpus, read_documents
+from augment.documents import read_documents
+from distill.corpus import pack_corpus
 
 
 def test_documents_split_on_blank_lines(tmp_path):

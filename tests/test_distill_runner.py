@@ -136,6 +136,19 @@ def test_status_lists_done_and_missing_runs(finished, capsys, monkeypatch):
     assert "4/12 runs done (5/13 table cells" in capsys.readouterr().out
 
 
+def test_without_trm_starts_from_an_embedding_only_general_distillation(finished):
+    """Footnote 11: "w/o Trm" distils only the embedding layer in general distillation; it
+    must not start from the full general-distilled student. (Placed after the status test,
+    which counts the runs done so far.)"""
+    runner, _ = finished
+    path = runner.run("table3", EXPERIMENTS["no-trm"], "rte", 0)
+    command = json.loads(path.read_text())["command"]
+    assert command[command.index("--student") + 1] == "WORK/general-without-trm"
+    piece = json.loads((runner.results_dir / "general-without-trm.json").read_text())
+    assert piece["command"][-2:] == ["--without", "trm"]
+    assert {"embd"} <= set(piece["final_log"]) and not {"attn", "hidn"} & set(piece["final_log"])
+
+
 def test_status_reports_the_teacher_cache_size(finished, tmp_path):
     runner, _ = finished
     files = [path for path in runner.cache.rglob("*") if path.is_file()]

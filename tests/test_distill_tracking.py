@@ -60,3 +60,22 @@ def test_tensorboard_event_file_holds_the_logged_losses(tmp_path):
     assert [v for _, v in loss] == pytest.approx([v for _, v in expected], rel=1e-6)
     assert [e.step for e in events.Scalars("lr")] == [1, 2, 3, 4]
     assert [(e.step, e.value) for e in events.Scalars("eval/dev/accuracy")] == [(2, 0.5), (4, 0.5)]
+
+
+def test_report_to_flag_reaches_the_tracker(tmp_path):
+    """``--report-to tensorboard`` on the command line (here: teacher fine-tuning)."""
+    from test_distill_cli import FAST, run, write_rte
+    from tiny import make_masked_lm
+
+    data = write_rte(tmp_path / "glue")
+    bert = make_masked_lm(tmp_path / "bert", layers=2, hidden=16, heads=2, intermediate=32)
+    out = tmp_path / "teacher"
+    run(
+        f"finetune --task rte --data-dir {data} --model {bert} --output-dir {out} "
+        f"--epochs 1 --report-to tensorboard {FAST}"
+    )
+    events = event_accumulator.EventAccumulator(str(out / "tracking" / "finetune"))
+    events.Reload()
+    logged = [json.loads(line) for line in (out / "log.jsonl").open()]
+    steps = [r["step"] for r in logged if r["stage"] == "finetune"]
+    assert [e.step for e in events.Scalars("loss")] == steps == [1, 2, 3, 4]

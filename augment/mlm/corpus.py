@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from transformers import PreTrainedTokenizerBase as Tokenizer
 
-from distill.corpus import read_documents
+from augment.documents import read_documents
 
 
 def pack_segments(document: list[str], min_words: int) -> Iterator[str]:
