@@ -50,7 +50,7 @@ from distill.glue import (
 from distill.hub import resolve_model
 from distill.mapping import ADAPTIVE, layer_mapping, parse_mapping
 from distill.models import STUDENT_PRESETS, load_student, load_teacher, new_student
-from distill.teacher_cache import TeacherCache, cached_logits
+from distill.teacher_cache import TeacherCache, cached_logits, estimated_bytes
 from distill.training import CLIPPING, TrainConfig, train
 
 OBJECTIVES = ("embd", "attn", "hidn", "trm", "pred")
@@ -150,6 +150,13 @@ def _distill_args(parser: argparse.ArgumentParser) -> None:
         type=Path,
         help="folder caching the teacher's outputs (stage-1 targets in fp16, stage-2 logits); "
         "runs with the same teacher and data share it",
+    )
+    parser.add_argument(
+        "--teacher-cache-max-gb",
+        type=POSITIVE,
+        help="stop the teacher cache growing at this size (all of it, every run's targets); "
+        "targets beyond it are recomputed each time, rounded as stored, so results do not "
+        "change",
     )
 
 
@@ -338,7 +345,21 @@ def _intermediate_stage(
         if args.padding != "masked":
             raise DistillError("--teacher-cache stores unpadded outputs; it needs --padding masked")
         fingerprint = {"teacher": args.teacher, "mapping": mapping, **data}
-        targets = partial(TeacherCache(args.teacher_cache, fingerprint).targets, compute=targets)
+        bound = None if args.teacher_cache_max_gb is None else int(args.teacher_cache_max_gb * 1e9)
+        size = estimated_bytes(
+            [len(f["input_ids"]) for f in dataset],
+            len(mapping),
+            teacher.config.num_attention_heads,
+            teacher.config.hidden_size,
+        )
+        print(
+            f"teacher cache: this stage's targets take up to {size / 1e9:.2f} GB in "
+            f"{args.teacher_cache}"
+            + ("" if bound is None else f" (whole cache bounded at {bound / 1e9:.1f} GB)"),
+            file=sys.stderr,
+        )
+        cache = TeacherCache(args.teacher_cache, fingerprint, max_bytes=bound)
+        targets = partial(cache.targets, compute=targets)
 
     def step(model, batch):
         return model(batch, *targets(batch))

@@ -122,6 +122,7 @@ class Runner:
         work_dir: str | Path | None = None,
         results_dir: str | Path | None = None,
         keep_checkpoints: bool = False,
+        cache_max_gb: float | None = None,
     ):
         self.profile = profile
         self.work = Path(work_dir or ROOT / "runs" / profile.name)
@@ -135,6 +136,7 @@ class Runner:
         self.commit = git_commit()
         self.cache = self.work / "teacher-cache"
         self.keep_checkpoints = keep_checkpoints
+        self.cache_max_gb = cache_max_gb
         self._check_profile()
 
     def _check_profile(self) -> None:
@@ -369,6 +371,8 @@ class Runner:
             *("--stage2-epochs", str(self.profile.stage2_epochs)),
             *("--teacher-cache", str(self.cache)),
         ]
+        if self.cache_max_gb is not None:
+            argv += ["--teacher-cache-max-gb", str(self.cache_max_gb)]
         # The task's own pieces first: a parallel runner prepares them while another
         # builds the general-distilled student.
         if experiment.augmentation:
@@ -698,12 +702,22 @@ def main(argv: list[str]) -> int:
         action="store_true",
         help="keep every finished run's resume checkpoints and intermediate students",
     )
+    parser.add_argument(
+        "--teacher-cache-max-gb",
+        type=float,
+        help="bound the teacher cache (stage-1 targets of every run; the cpu grid's reached "
+        "58 GB unbounded); beyond it targets are recomputed, results unchanged",
+    )
     args = parser.parse_args(argv)
     unknown = set(args.tables) - set(TABLES)
     if unknown:
         parser.error(f"unknown tables {sorted(unknown)}; use {sorted(TABLES)}")
     runner = Runner(
-        get_profile(args.profile), args.work_dir, args.results_dir, args.keep_checkpoints
+        get_profile(args.profile),
+        args.work_dir,
+        args.results_dir,
+        args.keep_checkpoints,
+        args.teacher_cache_max_gb,
     )
     if args.action == "status":
         rows = runner.status(tuple(args.tables))

@@ -65,16 +65,17 @@ class TeacherCache:
     """``targets(batch, compute)`` loads cached examples, computes and stores the rest.
 
     ``fingerprint`` describes what the targets are built from (teacher, data, mapping...).
-    With ``max_bytes`` the folder stops growing at that size (counted from what it holds
-    when opened plus what this process writes): examples beyond it are computed on every
+    With ``max_bytes`` the cache (``root``, every fingerprint's folder together) stops
+    growing at that size (counted from what it holds when opened plus what this process
+    writes): examples beyond it are computed on every
     use and rounded exactly as the cache would store them, so results do not change.
     """
 
     def __init__(self, root: str | Path, fingerprint: dict, max_bytes: int | None = None):
         self.directory = cache_folder(root, "targets", fingerprint)
         self.max_bytes = max_bytes
-        self.bytes = (
-            sum(p.stat().st_size for p in self.directory.glob("*.safetensors"))
+        self.bytes = (  # the whole cache: every run's targets share one bound
+            sum(p.stat().st_size for p in Path(root).rglob("*.safetensors"))
             if max_bytes is not None
             else 0
         )

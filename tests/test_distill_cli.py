@@ -288,3 +288,15 @@ def test_readme_quick_start_commands_parse_and_name_real_paths():
             if path is not None and GLUE.is_dir():
                 assert (Path(__file__).resolve().parents[1] / path).exists(), path
     assert {shlex.split(c)[shlex.split(c).index("--model") + 1] for c in commands[:1]} == {"minilm"}
+
+
+def test_teacher_cache_size_is_shown_and_bounded(ws, teacher, capsys):
+    cache = ws["root"] / "bounded-cache"
+    run(
+        task_command(ws, teacher, ws["root"] / "bounded", f"--teacher-cache {cache}")
+        + " --teacher-cache-max-gb 0.000001"  # 1,000 bytes: reached by the first batch
+    )
+    err = capsys.readouterr().err
+    assert "teacher cache: this stage's targets take up to" in err and "bounded at" in err
+    stored = [p for p in cache.rglob("*.safetensors") if p.parent.name.startswith("targets-")]
+    assert len(stored) == 4  # one file an example: the first batch of 4 reaches the bound
