@@ -11,7 +11,6 @@ message is one line, so a command can print it and exit 2 before loading weights
 from __future__ import annotations
 
 import contextlib
-import io
 import socket
 from pathlib import Path
 from urllib.parse import urlparse
@@ -29,15 +28,10 @@ class ModelNotFound(DistillError):
 
 
 def pip_minilm_path() -> Path:
-    """Folder of the pip MiniLM encoder, without the package's banner on stdout.
+    """Folder of the pip MiniLM encoder (its package's stdout banner is kept quiet)."""
+    from augment.mlm import minilm_encoder_path
 
-    Importing ``all_minilm_l6_v2`` prints a line to stdout, which would end up in the
-    command's output and in notebooks; the path itself comes from ``augment.mlm``.
-    """
-    with contextlib.redirect_stdout(io.StringIO()):
-        from augment.mlm import minilm_encoder_path
-
-        return minilm_encoder_path()
+    return minilm_encoder_path()
 
 
 def looks_like_path(name: str) -> bool:

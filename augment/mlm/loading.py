@@ -7,6 +7,8 @@ Hugging Face folder.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import logging
 from dataclasses import dataclass
@@ -42,10 +44,16 @@ class LoadedMaskedLM:
 
 
 def minilm_encoder_path() -> Path:
-    """Folder of the pip-installed all-MiniLM-L6-v2 encoder (extracted once to the user cache)."""
-    import all_minilm_l6_v2
+    """Folder of the pip-installed all-MiniLM-L6-v2 encoder (extracted once to the user cache).
 
-    return Path(all_minilm_l6_v2.get_model_path())
+    The package prints a banner to stdout when imported (and a line when it extracts); kept
+    out of stdout, so that ``$(python -c ...)`` captures the path alone and commands print
+    only their own output.
+    """
+    with contextlib.redirect_stdout(io.StringIO()):
+        import all_minilm_l6_v2
+
+        return Path(all_minilm_l6_v2.get_model_path())
 
 
 def build_masked_lm_on_encoder(encoder: str | Path) -> BertForMaskedLM:
