@@ -3,6 +3,7 @@
     python -m augment --p_t 0.4 --n_a 20 --k 15 --input SST-2/train.tsv --task sst-2 \\
         --output SST-2/train_aug.tsv
     python -m augment merge --output train_aug.tsv part0.tsv part1.tsv
+    torchrun --nproc_per_node 8 -m augment ... --device cuda   # one part per process
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from augment.api import AugmentSpec, augment
 from augment.argparsing import ArgumentParser
+from augment.distributed import augment_distributed, is_main_process, process_count
 from augment.settings import AugmentError, AugmentSettings
 
 logger = logging.getLogger("augment")
@@ -186,10 +188,17 @@ def parse_spec(argv: list[str]) -> AugmentSpec:
 
 
 def augment_main(argv: list[str]) -> int:
+    """Augment as ``argv`` says; under torchrun or ``accelerate launch`` with several
+    processes, split between them (every process exits alike; the main one reports)."""
     try:
-        augment(parse_spec(argv))
+        spec = parse_spec(argv)
+        if process_count() > 1:
+            augment_distributed(spec)
+        else:
+            augment(spec)
     except AugmentError as error:
-        print(f"error: {error}", file=sys.stderr)
+        if is_main_process():
+            print(f"error: {error}", file=sys.stderr)
         return 2
     return 0
 

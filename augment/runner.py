@@ -7,8 +7,9 @@ and recorded in a progress file. An interrupted run resumes after the last recor
 chunk, and because every random draw is seeded by (seed, line, column), the resumed
 output is byte-identical to an uninterrupted one. Shards are equal ranges of data
 lines; a finished shard leaves a record (``OUTPUT.shard.json``) of which part of which
-job it is, so that :func:`merge` can refuse an incomplete or mis-ordered set, and the
-shards merged in order equal the unsharded output.
+job it is, so that :func:`merge` can refuse an incomplete or mis-ordered set, and so that
+running a finished shard's command again keeps it; the shards merged in order equal the
+unsharded output.
 """
 
 from __future__ import annotations
@@ -218,8 +219,12 @@ class _Writer:
                 "shard": index,
                 "of": count,
                 "job": self.job_fingerprint,
+                "part": self.fingerprint,
                 "data_lines": list(lines),
                 "bytes": self.job.partial.stat().st_size,
+                "records": self.summary.records,
+                "augmented": self.summary.augmented,
+                "skipped": dict(self.summary.skipped),
             }
             _write_atomically(self.job.shard_record, json.dumps(record, indent=1))
         else:
@@ -281,6 +286,24 @@ def _advance(progress: tqdm, base: int, size: int, done: int, total: int) -> Non
     progress.update(base + size * done // total - progress.n)
 
 
+def _finished_shard(job: Job, fingerprint: str) -> Summary | None:
+    """The summary of this very shard if it already finished (same job, part and bytes),
+    so that a restarted run keeps the parts that were done, as it resumes the others."""
+    record_path = job.shard_record
+    if job.shard[1] == 1 or job.partial.exists() or not job.output.is_file():
+        return None
+    if not record_path.is_file():
+        return None
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError:
+        return None
+    if record.get("part") != fingerprint or record.get("bytes") != job.output.stat().st_size:
+        return None
+    skipped = Counter(record["skipped"])
+    return Summary(records=record["records"], augmented=record["augmented"], skipped=skipped)
+
+
 def run(job: Job, make_augmenter: Callable[[], tuple[Augmenter, str]]) -> Summary:
     """Run ``job``; ``make_augmenter`` loads the models (only after the input is validated)
     and returns the augmenter with a description of its models for the resume check."""
@@ -289,18 +312,21 @@ def run(job: Job, make_augmenter: Callable[[], tuple[Augmenter, str]]) -> Summar
     lines_total = scan(job)
     start, end = shard_range(lines_total, job.shard)
     augmenter, model_description = make_augmenter()
-    writer = _Writer(
-        job,
-        _fingerprint(job, model_description),
-        _fingerprint(job, model_description, whole_job=True),
-    )
+    fingerprint = _fingerprint(job, model_description)
+    finished = _finished_shard(job, fingerprint)
+    if finished is not None:
+        logger.info("%s: this shard is already finished; kept", job.output)
+        finished.lines, finished.seconds = end - start, time.time() - started
+        return finished
+    writer = _Writer(job, fingerprint, _fingerprint(job, model_description, whole_job=True))
     fmt = _make_format(job)
     try:
         chunk: list[Record | str] = []
         output: list[str] = []
         index = 0
         resume_at = start + writer.done
-        progress = tqdm(total=end - start, initial=writer.done, unit="example", desc="augment")
+        label = "augment" if job.shard[1] == 1 else f"augment {job.shard[0]}/{job.shard[1]}"
+        progress = tqdm(total=end - start, initial=writer.done, unit="example", desc=label)
         for number, line in read_lines(job.input):
             if number == 1 and (header := fmt.header_line(line)) is not None:
                 if writer.done == 0 and job.shard[0] == 0:
@@ -378,5 +404,6 @@ def merge(output: Path, shards: list[Path]) -> int:
     with open(temporary, "wb") as merged:
         for shard in shards:
             merged.write(shard.read_bytes())
+    shard_record_path(output).unlink(missing_ok=True)
     temporary.replace(output)
     return output.stat().st_size
