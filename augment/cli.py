@@ -1,4 +1,4 @@
-"""``python -m augment``: Algorithm 1 of TinyBERT over a GLUE TSV, CSV, text or JSONL file.
+"""``python -m augment``: Algorithm 1 of TinyBERT over a GLUE TSV, CSV, text, JSONL or Parquet file.
 
     python -m augment --p_t 0.4 --n_a 20 --k 15 --input SST-2/train.tsv --task sst-2 \\
         --output SST-2/train_aug.tsv
@@ -48,16 +48,16 @@ def _parser() -> argparse.ArgumentParser:
     io.add_argument("--output", type=Path, required=True, help="file to write (atomically)")
     io.add_argument(
         "--format",
-        choices=("tsv", "csv", "text", "jsonl"),
+        choices=("tsv", "csv", "text", "jsonl", "parquet"),
         help="input and output format (default: from the input's extension; .tsv, .csv, "
-        ".jsonl, else text)",
+        ".jsonl, .parquet, else text)",
     )
     io.add_argument("--task", help="GLUE task preset naming the text columns, e.g. sst-2, mrpc")
     io.add_argument(
         "--columns",
         type=lambda v: tuple(_column(c) for c in v.split(",")),
         help="comma-separated text columns: header names or 0-based indices (TSV, CSV), "
-        "field names (JSONL); overrides --task",
+        "field names (JSONL), column names (Parquet); overrides --task",
     )
     io.add_argument(
         "--header",

@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
-from augment.formats import FORMATS, BadInput, Format, Record, read_lines
+from augment.formats import FORMATS, BadInput, Format, Record
+from augment.parquet import ParquetFormat, concatenate
 from augment.settings import AugmentError, AugmentSettings, TextTooLong
 
 if TYPE_CHECKING:  # the augmenter imports torch; the runner must not, to fail fast
@@ -121,7 +122,7 @@ def check_output(output: Path, inputs: list[Path]) -> None:
 
 
 def _make_format(job: Job) -> Format:
-    return FORMATS[job.format](job.input, job.columns, job.header)
+    return (FORMATS | {"parquet": ParquetFormat})[job.format](job.input, job.columns, job.header)
 
 
 def scan(job: Job) -> int:
@@ -133,9 +134,8 @@ def scan(job: Job) -> int:
     if not job.input.is_file():
         raise BadInput(f"{job.input}: no such input file")
     fmt = _make_format(job)
-    lines = read_lines(job.input)
     count = 0
-    for number, line in lines:
+    for number, line in fmt.lines():
         if number == 1 and fmt.header_line(line) is not None:
             continue
         count += 1
@@ -210,9 +210,11 @@ class _Writer:
         }
         _write_atomically(self.job.progress, json.dumps(state))
 
-    def finish(self, lines: tuple[int, int]) -> None:
-        """Rename the finished ``.partial`` to the output; a shard first records its place."""
+    def finish(self, lines: tuple[int, int], fmt: Format) -> None:
+        """Move the finished output (made from the ``.partial``) into place; a shard first
+        records its place."""
         self.file.close()
+        finished = fmt.finished(self.job.partial)
         index, count = self.job.shard
         if count > 1:
             record = {
@@ -220,8 +222,9 @@ class _Writer:
                 "of": count,
                 "job": self.job_fingerprint,
                 "part": self.fingerprint,
+                "format": self.job.format,
                 "data_lines": list(lines),
-                "bytes": self.job.partial.stat().st_size,
+                "bytes": finished.stat().st_size,
                 "records": self.summary.records,
                 "augmented": self.summary.augmented,
                 "skipped": dict(self.summary.skipped),
@@ -229,7 +232,8 @@ class _Writer:
             _write_atomically(self.job.shard_record, json.dumps(record, indent=1))
         else:
             self.job.shard_record.unlink(missing_ok=True)
-        self.job.partial.replace(self.job.output)
+        finished.replace(self.job.output)
+        self.job.partial.unlink(missing_ok=True)
         self.job.progress.unlink()
 
     def abandon(self) -> None:
@@ -327,7 +331,7 @@ def run(job: Job, make_augmenter: Callable[[], tuple[Augmenter, str]]) -> Summar
         resume_at = start + writer.done
         label = "augment" if job.shard[1] == 1 else f"augment {job.shard[0]}/{job.shard[1]}"
         progress = tqdm(total=end - start, initial=writer.done, unit="example", desc=label)
-        for number, line in read_lines(job.input):
+        for number, line in fmt.lines():
             if number == 1 and (header := fmt.header_line(line)) is not None:
                 if writer.done == 0 and job.shard[0] == 0:
                     output.append(header)
@@ -354,7 +358,7 @@ def run(job: Job, make_augmenter: Callable[[], tuple[Augmenter, str]]) -> Summar
     except BadInput:
         writer.abandon()
         raise
-    writer.finish((start, end))
+    writer.finish((start, end), fmt)
     summary = writer.summary
     summary.lines = end - start
     summary.seconds = time.time() - started
@@ -392,6 +396,7 @@ def merge(output: Path, shards: list[Path]) -> int:
         if shard.stat().st_size != size:
             raise AugmentError(f"{shard}: {shard.stat().st_size} bytes, {size} when it finished")
         records.append((index, count, job_id))
+        parquet = record.get("format") == "parquet"
     if len({job_id for _, _, job_id in records}) > 1:
         raise AugmentError("the shards come from different jobs (input, settings or models differ)")
     count = records[0][1]
@@ -401,9 +406,12 @@ def merge(output: Path, shards: list[Path]) -> int:
         expected = f"0/{count} to {count - 1}/{count}"
         raise AugmentError(f"merge needs shards {expected}, all and in order; got {given}")
     temporary = output.with_name(output.name + ".partial")
-    with open(temporary, "wb") as merged:
-        for shard in shards:
-            merged.write(shard.read_bytes())
+    if parquet:
+        concatenate(shards, temporary)
+    else:
+        with open(temporary, "wb") as merged:
+            for shard in shards:
+                merged.write(shard.read_bytes())
     shard_record_path(output).unlink(missing_ok=True)
     temporary.replace(output)
     return output.stat().st_size
