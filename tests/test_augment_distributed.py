@@ -137,3 +137,14 @@ def test_a_finished_part_is_kept_when_its_command_runs_again(
     assert (part.stat().st_mtime_ns, part.read_bytes()) == written
     assert main([*argv, "--seed", "5"]) == 0  # another job: done again
     assert part.stat().st_mtime_ns != written[0]
+
+
+def test_an_error_in_one_process_stops_both_and_the_main_one_reports_it(tmp_path):
+    rows = ["good fun", "slow and sad", "a red car", " ".join(["word"] * 600)]
+    source = tmp_path / "train.tsv"
+    source.write_text("sentence\tlabel\n" + "".join(f"{row}\t1\n" for row in rows))
+    code, err = _stderr(_torchrun(source, tmp_path / "aug.tsv"))
+    assert code != 0
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and f"{source}:5: text column 'sentence' has" in errors[0], errors
+    assert not (tmp_path / "aug.tsv").exists()
