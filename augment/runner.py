@@ -121,8 +121,12 @@ def check_output(output: Path, inputs: list[Path]) -> None:
     os.unlink(probe)
 
 
+FORMAT_CLASSES = FORMATS | {"parquet": ParquetFormat}
+"""Every format by name: the line formats and Parquet."""
+
+
 def _make_format(job: Job) -> Format:
-    return (FORMATS | {"parquet": ParquetFormat})[job.format](job.input, job.columns, job.header)
+    return FORMAT_CLASSES[job.format](job.input, job.columns, job.header)
 
 
 def scan(job: Job) -> int:
@@ -396,7 +400,6 @@ def merge(output: Path, shards: list[Path]) -> int:
         if shard.stat().st_size != size:
             raise AugmentError(f"{shard}: {shard.stat().st_size} bytes, {size} when it finished")
         records.append((index, count, job_id))
-        parquet = record.get("format") == "parquet"
     if len({job_id for _, _, job_id in records}) > 1:
         raise AugmentError("the shards come from different jobs (input, settings or models differ)")
     count = records[0][1]
@@ -406,7 +409,7 @@ def merge(output: Path, shards: list[Path]) -> int:
         expected = f"0/{count} to {count - 1}/{count}"
         raise AugmentError(f"merge needs shards {expected}, all and in order; got {given}")
     temporary = output.with_name(output.name + ".partial")
-    if parquet:
+    if record.get("format") == "parquet":  # the same in every shard: the job id covers it
         concatenate(shards, temporary)
     else:
         with open(temporary, "wb") as merged:

@@ -15,8 +15,9 @@ from typing import IO
 import pytest
 from conftest import shared_asset
 
+from augment.api import AugmentSpec
 from augment.cli import main
-from augment.distributed import part_path, process_device
+from augment.distributed import augment_distributed, part_path, process_device
 from augment.settings import AugmentError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -148,3 +149,10 @@ def test_an_error_in_one_process_stops_both_and_the_main_one_reports_it(tmp_path
     errors = [line for line in err.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and f"{source}:5: text column 'sentence' has" in errors[0], errors
     assert not (tmp_path / "aug.tsv").exists()
+
+
+def test_manual_shards_and_torchrun_do_not_combine(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    spec = AugmentSpec(tmp_path / "train.tsv", tmp_path / "aug.tsv", task="sst-2", shard=(0, 2))
+    with pytest.raises(AugmentError, match="under torchrun leave it out"):
+        augment_distributed(spec)
