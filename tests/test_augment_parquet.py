@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 import augment.api
+import augment.runner
 from augment.cli import main
 
 ROWS = [
@@ -113,3 +114,32 @@ def test_bad_parquet_input_is_one_line_before_models_load_and_nothing_is_written
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and message in err[0], err
     assert [path.name for path in tmp_path.iterdir()] == ["train.parquet"]
+
+
+def test_an_interrupted_parquet_run_leaves_no_table_and_resumes_to_the_same_bytes(
+    cli, table, tmp_path, monkeypatch
+):
+    whole = tmp_path / "whole.parquet"
+    assert cli(table, whole, "--columns", "sentence") == 0
+    real = augment.runner._augment_chunk
+    calls = []
+
+    def crash_on_second_chunk(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(augment.runner, "_augment_chunk", crash_on_second_chunk)
+    resumed = tmp_path / "resumed.parquet"
+    with pytest.raises(KeyboardInterrupt):
+        cli(table, resumed, "--columns", "sentence")
+    assert not resumed.exists() and resumed.with_name("resumed.parquet.partial").exists()
+    monkeypatch.setattr(augment.runner, "_augment_chunk", real)
+    assert cli(table, resumed, "--columns", "sentence") == 0
+    assert resumed.read_bytes() == whole.read_bytes()
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        "resumed.parquet",
+        "train.parquet",
+        "whole.parquet",
+    ]
