@@ -15,7 +15,7 @@ from pathlib import Path
 
 from augment.api import AugmentSpec, augment
 from augment.argparsing import ArgumentParser
-from augment.distributed import augment_distributed, is_main_process, process_count
+from augment.distributed import augment_distributed, close, is_main_process, process_count
 from augment.settings import AugmentError, AugmentSettings
 
 logger = logging.getLogger("augment")
@@ -193,7 +193,10 @@ def augment_main(argv: list[str]) -> int:
     try:
         spec = parse_spec(argv)
         if process_count() > 1:
-            augment_distributed(spec)
+            try:
+                augment_distributed(spec)
+            finally:
+                close()
         else:
             augment(spec)
     except AugmentError as error:

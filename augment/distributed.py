@@ -88,33 +88,40 @@ def augment_distributed(spec: AugmentSpec) -> AugmentResult:
         raise AugmentError("--shard splits a job without torchrun; under torchrun leave it out")
     check_output(spec.output, [spec.input])
     state = PartialState(cpu=True, timeout=WAIT)
+    rank, count = state.process_index, state.num_processes
+    device = process_device(spec.device, state.local_process_index)
+    output = part_path(spec.output, rank)
+    part = replace(spec, output=output, shard=(rank, count), device=device)
     try:
-        rank, count = state.process_index, state.num_processes
-        device = process_device(spec.device, state.local_process_index)
-        output = part_path(spec.output, rank)
-        part = replace(spec, output=output, shard=(rank, count), device=device)
+        outcome: AugmentResult | str = augment(part)
+    except AugmentError as error:
+        outcome = str(error)
+    outcomes = gather_object([outcome])
+    errors = [outcome for outcome in outcomes if isinstance(outcome, str)]
+    if errors:
+        raise AugmentError(errors[0])
+    merged: str | None = None
+    if state.is_main_process:
+        parts = [part_path(spec.output, index) for index in range(count)]
         try:
-            outcome: AugmentResult | str = augment(part)
+            merge(spec.output, parts)
         except AugmentError as error:
-            outcome = str(error)
-        outcomes = gather_object([outcome])
-        errors = [outcome for outcome in outcomes if isinstance(outcome, str)]
-        if errors:
-            raise AugmentError(errors[0])
-        merged: str | None = None
-        if state.is_main_process:
-            parts = [part_path(spec.output, index) for index in range(count)]
-            try:
-                merge(spec.output, parts)
-            except AugmentError as error:
-                merged = str(error)
-            else:
-                for finished in parts:
-                    shard_record_path(finished).unlink()
-                    finished.unlink()
-        merged = gather_object([merged])[0]
-        if merged is not None:
-            raise AugmentError(merged)
-        return _combined(spec, outcomes)
-    finally:
-        state.destroy_process_group()
+            merged = str(error)
+        else:
+            for finished in parts:
+                shard_record_path(finished).unlink()
+                finished.unlink()
+    merged = gather_object([merged])[0]
+    if merged is not None:
+        raise AugmentError(merged)
+    return _combined(spec, outcomes)
+
+
+def close() -> None:
+    """End this process's part in the process group, if one was started (the command line
+    does, as the owner of the process; :func:`augment_distributed` leaves it to callers
+    that may use it again, as Accelerate's own state does)."""
+    import torch.distributed
+
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
