@@ -1,8 +1,9 @@
-"""``python -m augment``: Algorithm 1 of TinyBERT over a GLUE TSV, CSV, text or JSONL file.
+"""``python -m augment``: Algorithm 1 of TinyBERT over a GLUE TSV, CSV, text, JSONL or Parquet file.
 
     python -m augment --p_t 0.4 --n_a 20 --k 15 --input SST-2/train.tsv --task sst-2 \\
         --output SST-2/train_aug.tsv
     python -m augment merge --output train_aug.tsv part0.tsv part1.tsv
+    torchrun --nproc_per_node 8 -m augment ... --device cuda   # one part per process
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from augment.api import AugmentSpec, augment
 from augment.argparsing import ArgumentParser
+from augment.distributed import augment_distributed, close, is_main_process, process_count
 from augment.settings import AugmentError, AugmentSettings
 
 logger = logging.getLogger("augment")
@@ -46,16 +48,16 @@ def _parser() -> argparse.ArgumentParser:
     io.add_argument("--output", type=Path, required=True, help="file to write (atomically)")
     io.add_argument(
         "--format",
-        choices=("tsv", "csv", "text", "jsonl"),
+        choices=("tsv", "csv", "text", "jsonl", "parquet"),
         help="input and output format (default: from the input's extension; .tsv, .csv, "
-        ".jsonl, else text)",
+        ".jsonl, .parquet, else text)",
     )
     io.add_argument("--task", help="GLUE task preset naming the text columns, e.g. sst-2, mrpc")
     io.add_argument(
         "--columns",
         type=lambda v: tuple(_column(c) for c in v.split(",")),
         help="comma-separated text columns: header names or 0-based indices (TSV, CSV), "
-        "field names (JSONL); overrides --task",
+        "field names (JSONL), column names (Parquet); overrides --task",
     )
     io.add_argument(
         "--header",
@@ -186,10 +188,20 @@ def parse_spec(argv: list[str]) -> AugmentSpec:
 
 
 def augment_main(argv: list[str]) -> int:
+    """Augment as ``argv`` says; under torchrun or ``accelerate launch`` with several
+    processes, split between them (every process exits alike; the main one reports)."""
     try:
-        augment(parse_spec(argv))
+        spec = parse_spec(argv)
+        if process_count() > 1:
+            try:
+                augment_distributed(spec)
+            finally:
+                close()
+        else:
+            augment(spec)
     except AugmentError as error:
-        print(f"error: {error}", file=sys.stderr)
+        if is_main_process():
+            print(f"error: {error}", file=sys.stderr)
         return 2
     return 0
 

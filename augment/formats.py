@@ -1,4 +1,5 @@
-"""Input and output formats: GLUE-style TSV, CSV, plain text, JSONL; and the GLUE task presets.
+"""Input and output formats: GLUE-style TSV, CSV, plain text, JSONL (Parquet: ``augment.parquet``);
+and the GLUE task presets.
 
 A *record* is one input line with the texts to augment pulled out of it. A format knows
 how to parse a line into a record and how to write a record back with some texts
@@ -71,6 +72,10 @@ class Format:
         self.columns = columns
         self.header = header
 
+    def lines(self) -> Iterator[tuple[int, str]]:
+        """The numbered input lines, which the runner checks, counts, shards and parses."""
+        return read_lines(self.path)
+
     def header_line(self, first_line: str) -> str | None:
         """Check the header line (if the format has one) and return it for the output."""
         return None
@@ -82,6 +87,10 @@ class Format:
     def write(self, record: Record, texts: list[str]) -> str:
         """The output line for ``record`` with its texts replaced by ``texts``."""
         raise NotImplementedError
+
+    def finished(self, partial: Path) -> Path:
+        """The finished output made from the written lines: here the ``.partial`` itself."""
+        return partial
 
     def error(self, line_number: int, problem: str) -> BadInput:
         return BadInput(f"{self.path}:{line_number}: {problem}")
@@ -200,8 +209,10 @@ FORMATS = {"tsv": TsvFormat, "csv": CsvFormat, "text": TextFormat, "jsonl": Json
 
 
 def infer_format(path: Path) -> str:
-    """``tsv``, ``csv``, ``jsonl`` (``.jsonl``/``.json``) by extension, else ``text``."""
+    """``tsv``, ``csv``, ``jsonl`` (``.jsonl``/``.json``), ``parquet`` by extension, else
+    ``text``."""
     formats = {".tsv": "tsv", ".csv": "csv", ".jsonl": "jsonl", ".json": "jsonl"}
+    formats[".parquet"] = "parquet"
     return formats.get(path.suffix.lower(), "text")
 
 

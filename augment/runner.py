@@ -7,8 +7,9 @@ and recorded in a progress file. An interrupted run resumes after the last recor
 chunk, and because every random draw is seeded by (seed, line, column), the resumed
 output is byte-identical to an uninterrupted one. Shards are equal ranges of data
 lines; a finished shard leaves a record (``OUTPUT.shard.json``) of which part of which
-job it is, so that :func:`merge` can refuse an incomplete or mis-ordered set, and the
-shards merged in order equal the unsharded output.
+job it is, so that :func:`merge` can refuse an incomplete or mis-ordered set, and so that
+running a finished shard's command again keeps it; the shards merged in order equal the
+unsharded output.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
-from augment.formats import FORMATS, BadInput, Format, Record, read_lines
+from augment.formats import FORMATS, BadInput, Format, Record
+from augment.parquet import ParquetFormat, concatenate
 from augment.settings import AugmentError, AugmentSettings, TextTooLong
 
 if TYPE_CHECKING:  # the augmenter imports torch; the runner must not, to fail fast
@@ -119,8 +121,12 @@ def check_output(output: Path, inputs: list[Path]) -> None:
     os.unlink(probe)
 
 
+FORMAT_CLASSES = FORMATS | {"parquet": ParquetFormat}
+"""Every format by name: the line formats and Parquet."""
+
+
 def _make_format(job: Job) -> Format:
-    return FORMATS[job.format](job.input, job.columns, job.header)
+    return FORMAT_CLASSES[job.format](job.input, job.columns, job.header)
 
 
 def scan(job: Job) -> int:
@@ -132,9 +138,8 @@ def scan(job: Job) -> int:
     if not job.input.is_file():
         raise BadInput(f"{job.input}: no such input file")
     fmt = _make_format(job)
-    lines = read_lines(job.input)
     count = 0
-    for number, line in lines:
+    for number, line in fmt.lines():
         if number == 1 and fmt.header_line(line) is not None:
             continue
         count += 1
@@ -209,22 +214,30 @@ class _Writer:
         }
         _write_atomically(self.job.progress, json.dumps(state))
 
-    def finish(self, lines: tuple[int, int]) -> None:
-        """Rename the finished ``.partial`` to the output; a shard first records its place."""
+    def finish(self, lines: tuple[int, int], fmt: Format) -> None:
+        """Move the finished output (made from the ``.partial``) into place; a shard first
+        records its place."""
         self.file.close()
+        finished = fmt.finished(self.job.partial)
         index, count = self.job.shard
         if count > 1:
             record = {
                 "shard": index,
                 "of": count,
                 "job": self.job_fingerprint,
+                "part": self.fingerprint,
+                "format": self.job.format,
                 "data_lines": list(lines),
-                "bytes": self.job.partial.stat().st_size,
+                "bytes": finished.stat().st_size,
+                "records": self.summary.records,
+                "augmented": self.summary.augmented,
+                "skipped": dict(self.summary.skipped),
             }
             _write_atomically(self.job.shard_record, json.dumps(record, indent=1))
         else:
             self.job.shard_record.unlink(missing_ok=True)
-        self.job.partial.replace(self.job.output)
+        finished.replace(self.job.output)
+        self.job.partial.unlink(missing_ok=True)
         self.job.progress.unlink()
 
     def abandon(self) -> None:
@@ -281,6 +294,24 @@ def _advance(progress: tqdm, base: int, size: int, done: int, total: int) -> Non
     progress.update(base + size * done // total - progress.n)
 
 
+def _finished_shard(job: Job, fingerprint: str) -> Summary | None:
+    """The summary of this very shard if it already finished (same job, part and bytes),
+    so that a restarted run keeps the parts that were done, as it resumes the others."""
+    record_path = job.shard_record
+    if job.shard[1] == 1 or job.partial.exists() or not job.output.is_file():
+        return None
+    if not record_path.is_file():
+        return None
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError:
+        return None
+    if record.get("part") != fingerprint or record.get("bytes") != job.output.stat().st_size:
+        return None
+    skipped = Counter(record["skipped"])
+    return Summary(records=record["records"], augmented=record["augmented"], skipped=skipped)
+
+
 def run(job: Job, make_augmenter: Callable[[], tuple[Augmenter, str]]) -> Summary:
     """Run ``job``; ``make_augmenter`` loads the models (only after the input is validated)
     and returns the augmenter with a description of its models for the resume check."""
@@ -289,19 +320,22 @@ def run(job: Job, make_augmenter: Callable[[], tuple[Augmenter, str]]) -> Summar
     lines_total = scan(job)
     start, end = shard_range(lines_total, job.shard)
     augmenter, model_description = make_augmenter()
-    writer = _Writer(
-        job,
-        _fingerprint(job, model_description),
-        _fingerprint(job, model_description, whole_job=True),
-    )
+    fingerprint = _fingerprint(job, model_description)
+    finished = _finished_shard(job, fingerprint)
+    if finished is not None:
+        logger.info("%s: this shard is already finished; kept", job.output)
+        finished.lines, finished.seconds = end - start, time.time() - started
+        return finished
+    writer = _Writer(job, fingerprint, _fingerprint(job, model_description, whole_job=True))
     fmt = _make_format(job)
     try:
         chunk: list[Record | str] = []
         output: list[str] = []
         index = 0
         resume_at = start + writer.done
-        progress = tqdm(total=end - start, initial=writer.done, unit="example", desc="augment")
-        for number, line in read_lines(job.input):
+        label = "augment" if job.shard[1] == 1 else f"augment {job.shard[0]}/{job.shard[1]}"
+        progress = tqdm(total=end - start, initial=writer.done, unit="example", desc=label)
+        for number, line in fmt.lines():
             if number == 1 and (header := fmt.header_line(line)) is not None:
                 if writer.done == 0 and job.shard[0] == 0:
                     output.append(header)
@@ -328,7 +362,7 @@ def run(job: Job, make_augmenter: Callable[[], tuple[Augmenter, str]]) -> Summar
     except BadInput:
         writer.abandon()
         raise
-    writer.finish((start, end))
+    writer.finish((start, end), fmt)
     summary = writer.summary
     summary.lines = end - start
     summary.seconds = time.time() - started
@@ -375,8 +409,12 @@ def merge(output: Path, shards: list[Path]) -> int:
         expected = f"0/{count} to {count - 1}/{count}"
         raise AugmentError(f"merge needs shards {expected}, all and in order; got {given}")
     temporary = output.with_name(output.name + ".partial")
-    with open(temporary, "wb") as merged:
-        for shard in shards:
-            merged.write(shard.read_bytes())
+    if record.get("format") == "parquet":  # the same in every shard: the job id covers it
+        concatenate(shards, temporary)
+    else:
+        with open(temporary, "wb") as merged:
+            for shard in shards:
+                merged.write(shard.read_bytes())
+    shard_record_path(output).unlink(missing_ok=True)
     temporary.replace(output)
     return output.stat().st_size
