@@ -51,7 +51,7 @@ from distill.hub import resolve_model
 from distill.mapping import ADAPTIVE, layer_mapping, parse_mapping
 from distill.models import STUDENT_PRESETS, load_student, load_teacher, new_student
 from distill.teacher_cache import TeacherCache, cached_logits, estimated_bytes
-from distill.training import CLIPPING, TrainConfig, train
+from distill.training import CLIPPING, LR_SCHEDULES, TrainConfig, train
 
 OBJECTIVES = ("embd", "attn", "hidn", "trm", "pred")
 
@@ -202,6 +202,13 @@ def build_parser() -> argparse.ArgumentParser:
     task.add_argument("--stage2-epochs", type=POSITIVE, default=3)
     task.add_argument("--stage1-lr", type=POSITIVE, default=5e-5)
     task.add_argument("--stage2-lr", type=POSITIVE, default=3e-5)
+    task.add_argument(
+        "--stage1-schedule",
+        choices=LR_SCHEDULES,
+        default="constant",
+        help="stage 1's learning-rate schedule: constant as the released code (its "
+        "schedule='none'), or linear warm-up and decay as stage 2",
+    )
     task.add_argument("--experiment", choices=sorted(EXPERIMENTS), help="a paper ablation")
     _distill_args(task)
     _training_args(task)
@@ -438,7 +445,12 @@ def run_task(args: argparse.Namespace) -> None:
         else:
             epochs = args.stage1_epochs or (10 if task.large else 20)
             config = _train_config(
-                args, stage1_dir, "stage1", epochs=epochs, learning_rate=args.stage1_lr
+                args,
+                stage1_dir,
+                "stage1",
+                epochs=epochs,
+                learning_rate=args.stage1_lr,
+                lr_schedule=args.stage1_schedule,
             )
             data = {"train": _file_id(augmented), "max_length": max_length}
             student = _intermediate_stage(

@@ -175,6 +175,8 @@ def test_per_task_defaults_apply(ws, teacher, monkeypatch, capsys):
     stage1, stage2 = seen
     assert (stage1.epochs, stage1.learning_rate, stage1.batch_size) == (20, 5e-5, 32)
     assert (stage2.epochs, stage2.learning_rate) == (3, 3e-5)
+    # released task_distill.py: schedule 'none' without --pred_distill, else warmup_linear
+    assert (stage1.lr_schedule, stage2.lr_schedule) == ("constant", "linear")
     seen.clear()
     run(
         f"task --task rte --data-dir {ws['data']} --teacher {teacher} --output-dir unused "
