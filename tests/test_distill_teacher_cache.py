@@ -86,7 +86,7 @@ def test_cached_logits_are_the_teachers_and_computed_once(tmp_path):
         torch.testing.assert_close(first[index], teacher_logits(teacher)(alone)[0])
 
 
-def test_general_distillation_with_cache(tmp_path):
+def test_general_distillation_with_cache(tmp_path, capsys):
     teacher = make_masked_lm(tmp_path / "teacher", layers=4, hidden=32, heads=4, intermediate=64)
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("the cat is fun\nit was good\n\na dog\n\nhow can anyone drive such a car ?")
@@ -98,8 +98,10 @@ def test_general_distillation_with_cache(tmp_path):
     main([*command, "--output-dir", str(tmp_path / "run")])
     files = list((tmp_path / "cache").glob("targets-*/*.safetensors"))
     assert len(files) == 3  # one per packed sequence
-    with pytest.raises(ValueError, match="needs --padding masked"):
+    with pytest.raises(SystemExit) as exit_info:  # a user error: one line, exit status 2
         main([*command, "--output-dir", str(tmp_path / "run2"), "--padding", "official"])
+    assert exit_info.value.code == 2
+    assert "needs --padding masked" in capsys.readouterr().err
 
 
 def padded_and_stacked(cache, indices, length):
