@@ -194,3 +194,24 @@ def test_stage1_constant_rate_is_the_released_schedule_none(paper_pair, tmp_path
     )
     with pytest.raises(ValueError, match="lr_schedule"):
         TrainConfig(tmp_path, epochs=1, lr_schedule="cosine")
+
+
+def test_stage1_epochs_are_the_papers():
+    """Sec. 4.2 and footnote 4: 20 intermediate-distillation epochs, 10 for the large sets
+    (MNLI, QQP, QNLI -- SST-2 is not one), 50 for CoLA."""
+    from distill.glue import TASKS
+    from distill.profiles import PROFILES
+
+    epochs = {name: task.stage1_epochs for name, task in TASKS.items()}
+    assert epochs == {
+        "cola": 50,
+        "sst-2": 20,
+        "mrpc": 20,
+        "sts-b": 20,
+        "qqp": 10,
+        "mnli": 10,
+        "qnli": 10,
+        "rte": 20,
+        "wnli": 20,
+    }
+    assert PROFILES["paper"].stage1_epochs is None  # the paper profile takes the task's
