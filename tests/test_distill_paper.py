@@ -215,3 +215,17 @@ def test_stage1_epochs_are_the_papers():
         "wnli": 20,
     }
     assert PROFILES["paper"].stage1_epochs is None  # the paper profile takes the task's
+
+
+def test_cpu_profile_keeps_the_paper_stage1_ratio():
+    """The reduced profile gives CoLA 2.5x the other small tasks' stage-1 epochs, as the paper."""
+    from distill.glue import get_task
+    from distill.profiles import get_profile, per_task
+
+    profile = get_profile("cpu")
+    default = get_task("mrpc").stage1_epochs
+    for task in profile.tasks:
+        ratio = get_task(task).stage1_epochs / default
+        assert (
+            per_task(profile.stage1_epochs, task) == per_task(profile.stage1_epochs, "mrpc") * ratio
+        )
