@@ -463,8 +463,11 @@ def run_task(args: argparse.Namespace) -> None:
             if student is None:
                 return  # stopped by --stop-after; the same command resumes stage 1
 
-    stage2_data = train_data if use_pred else _glue_data(task, original, tokenizer, max_length)
-    targets = teacher_logits(teacher) if use_pred else None
+    # A regression task (STS-B) fits the gold score on the original training set in stage 2,
+    # as the paper (footnote 5) and the released code's regression branch.
+    fit_teacher = use_pred and task.labels is not None
+    stage2_data = train_data if fit_teacher else _glue_data(task, original, tokenizer, max_length)
+    targets = teacher_logits(teacher) if fit_teacher else None
     if targets is not None and args.teacher_cache:
         fingerprint = {
             "teacher": args.teacher,
@@ -487,7 +490,7 @@ def run_task(args: argparse.Namespace) -> None:
         _saver(tokenizer),
         eval_fn=lambda m: evaluate(m, task, tokenizer, args.data_dir, max_length=max_length),
         select=_selection(args, task),
-        frozen=[teacher] if use_pred else [],
+        frozen=[teacher] if fit_teacher else [],
     )
 
 

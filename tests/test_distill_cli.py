@@ -7,7 +7,7 @@ import pytest
 import torch
 from safetensors import safe_open
 from tiny import make_masked_lm, make_tokenizer, tiny_config
-from transformers import AutoModel, AutoModelForSequenceClassification, BertModel
+from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer, BertModel
 
 from distill.cli import build_parser, main
 from distill.experiments import EXPERIMENTS, TABLES
@@ -219,19 +219,31 @@ def test_malformed_training_file(ws, teacher, capsys):
     assert "bad.tsv:2: expected 4 tab-separated fields" in user_error(capsys, command)
 
 
-def test_regression_and_mnli_tasks(ws, capsys):
-    stsb, mnli = ws["root"] / "glue2" / "STS-B", ws["root"] / "glue2" / "MNLI"
-    stsb.mkdir(parents=True)
-    mnli.mkdir(parents=True)
-    header = (
-        "index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2\tscore"
-    )
-    rows = [
+STSB_HEADER = (
+    "index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2\tscore"
+)
+
+
+def stsb_rows(firsts: list[str], seconds: list[str]) -> list[str]:
+    return [
         f"{i}\tg\tf\ty\t0\tn\tn\t{p}\t{n}\t{i % 5}.0"
-        for i, (p, n) in enumerate(zip(POSITIVE, NEGATIVE, strict=True))
+        for i, (p, n) in enumerate(zip(firsts, seconds, strict=True))
     ]
+
+
+def write_stsb(directory: Path) -> Path:
+    """STS-B-layout fixture: train = dev, scores 0.0 to 3.0."""
+    (directory / "STS-B").mkdir(parents=True)
     for split in ("train", "dev"):
-        (stsb / f"{split}.tsv").write_text("\n".join([header, *rows]) + "\n")
+        text = "\n".join([STSB_HEADER, *stsb_rows(POSITIVE, NEGATIVE)]) + "\n"
+        (directory / "STS-B" / f"{split}.tsv").write_text(text)
+    return directory
+
+
+def test_regression_and_mnli_tasks(ws, capsys):
+    write_stsb(ws["root"] / "glue2")
+    mnli = ws["root"] / "glue2" / "MNLI"
+    mnli.mkdir(parents=True)
     header = "index\tpromptID\tpairID\tgenre\tsentence1\tsentence2\tlabel1\tgold_label"
     labels = ["contradiction", "entailment", "neutral", "entailment"]
     rows = [
@@ -302,3 +314,40 @@ def test_teacher_cache_size_is_shown_and_bounded(ws, teacher, capsys):
     assert "teacher cache: this stage's targets take up to" in err and "bounded at" in err
     stored = [p for p in cache.rglob("*.safetensors") if p.parent.name.startswith("targets-")]
     assert len(stored) == 4  # one file an example: the first batch of 4 reaches the bound
+
+
+def test_stsb_stage2_fits_gold_scores_on_the_original_training_set(ws, monkeypatch):
+    """Paper footnote 5 / the released regression branch: STS-B's prediction stage is MSE
+    to the gold score on the original training set, even with an augmented file."""
+    import distill.cli as cli
+
+    data = write_stsb(ws["root"] / "glue-stsb")
+    teacher = ws["root"] / "ft-stsb"
+    run(
+        f"finetune --task sts-b --data-dir {data} --model {ws['bert']} --output-dir {teacher} "
+        f"--epochs 1 {FAST}"
+    )
+    augmented = ws["root"] / "stsb-augmented.tsv"
+    rows = stsb_rows(POSITIVE * 3, NEGATIVE * 3)
+    augmented.write_text("\n".join([STSB_HEADER, *rows]) + "\n")
+    seen = {}
+    monkeypatch.setattr(cli, "_intermediate_stage", lambda *a: a[1])
+    monkeypatch.setattr(
+        cli, "train", lambda config, student, step, dataset, *a, **k: seen.update(locals())
+    )
+    run(
+        f"task --task sts-b --data-dir {data} --teacher {teacher} --student {ws['student']} "
+        f"--output-dir {ws['root'] / 'stsb-task'} --augmented-train {augmented} {FAST}"
+    )
+    dataset = seen["dataset"]
+    assert [f["labels"] for f in dataset] == [float(i % 5) for i in range(len(POSITIVE))]
+    assert seen["k"]["frozen"] == []  # no teacher in stage 2
+    batch = cli.collator(AutoTokenizer.from_pretrained(teacher))(
+        [dataset[i] for i in range(len(dataset))]
+    )
+    student = seen["student"]
+    expected = torch.nn.functional.mse_loss(
+        student(**{k: v for k, v in batch.items() if k not in ("labels", "index")}).logits[:, 0],
+        batch["labels"].float(),
+    )
+    torch.testing.assert_close(seen["step"](student, batch)["loss"], expected)
