@@ -405,9 +405,14 @@ def run_general(args: argparse.Namespace) -> None:
         "max_lines": args.max_lines,
         "max_length": args.max_length,
     }
-    _intermediate_stage(
-        args, student, teacher, features, collator(tokenizer), config, tokenizer, data
-    )
+    collate = collator(tokenizer, _pad_to(args, args.max_length))
+    _intermediate_stage(args, student, teacher, features, collate, config, tokenizer, data)
+
+
+def _pad_to(args: argparse.Namespace, max_length: int) -> int | None:
+    """Training batches' fixed length: ``max_length`` under ``--padding official``, as the
+    released code pads every sequence; else ``None`` (each batch to its longest)."""
+    return max_length if args.padding == "official" else None
 
 
 def run_task(args: argparse.Namespace) -> None:
@@ -439,7 +444,7 @@ def run_task(args: argparse.Namespace) -> None:
         original if args.no_augmentation or not args.augmented_train else args.augmented_train
     )
     train_data = _glue_data(task, augmented, tokenizer, max_length)
-    collate = collator(tokenizer)
+    collate = collator(tokenizer, _pad_to(args, max_length))
     objectives, use_pred = _objectives(args.without)
 
     stage1_dir = args.output_dir / "stage1"

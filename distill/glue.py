@@ -170,9 +170,17 @@ class GlueDataset(torch.utils.data.Dataset):
         return [len(f["input_ids"]) for f in self.features]
 
 
-def collator(tokenizer: PreTrainedTokenizerBase) -> DataCollatorWithPadding:
-    """Pads each batch to its own longest sequence (dynamic padding)."""
-    return DataCollatorWithPadding(tokenizer, return_tensors="pt")
+def collator(
+    tokenizer: PreTrainedTokenizerBase, pad_to: int | None = None
+) -> DataCollatorWithPadding:
+    """Pads each batch to its own longest sequence (dynamic padding), or with ``pad_to``
+    every sequence to that length, as the released ``convert_examples_to_features`` does
+    (``--padding official``: its losses count padded positions, so the length matters)."""
+    if pad_to is None:
+        return DataCollatorWithPadding(tokenizer, return_tensors="pt")
+    return DataCollatorWithPadding(
+        tokenizer, padding="max_length", max_length=pad_to, return_tensors="pt"
+    )
 
 
 class LengthBucketSampler(torch.utils.data.Sampler[list[int]]):

@@ -351,3 +351,17 @@ def test_stsb_stage2_fits_gold_scores_on_the_original_training_set(ws, monkeypat
         batch["labels"].float(),
     )
     torch.testing.assert_close(seen["step"](student, batch)["loss"], expected)
+
+
+def test_official_padding_pads_training_batches_to_the_task_length(ws, teacher, monkeypatch):
+    import distill.cli as cli
+
+    collators = []
+    monkeypatch.setattr(cli, "train", lambda *a, **k: None)
+    monkeypatch.setattr(cli, "_intermediate_stage", lambda *a: collators.append(a[4]) or a[1])
+    for padding in ("official", "masked"):
+        run(task_command(ws, teacher, ws["root"] / f"pad-{padding}", f"--padding {padding}"))
+    tokenizer = AutoTokenizer.from_pretrained(teacher)
+    features = [{"input_ids": tokenizer("a great fun movie")["input_ids"]}]
+    official, masked = (collate(features)["input_ids"].shape[1] for collate in collators)
+    assert official == 128 and masked == len(features[0]["input_ids"])  # RTE: pairs, 128

@@ -229,3 +229,35 @@ def test_cpu_profile_keeps_the_paper_stage1_ratio():
         assert (
             per_task(profile.stage1_epochs, task) == per_task(profile.stage1_epochs, "mrpc") * ratio
         )
+
+
+def test_official_padding_pads_to_max_length_and_matches_the_released_attention_loss(tmp_path):
+    """Released ``convert_examples_to_features`` pads every sequence to max_seq_length and
+    ``task_distill.py`` takes the MSE of the masked scores with every score <= -100 zeroed;
+    ``--padding official`` gives the same batch and the same loss value."""
+    from distill.attention import forward_with_scores
+    from distill.losses import attention_loss
+
+    tokenizer = make_tokenizer(tmp_path)
+    features = dataset(tokenizer)[:3]
+    batch = collator(tokenizer, pad_to=64)(features)
+    assert batch["input_ids"].shape == (3, 64)
+    assert batch["attention_mask"].sum(1).tolist() == [len(f["input_ids"]) for f in features]
+    torch.manual_seed(0)
+    config = tiny_config(len(tokenizer), layers=1, hidden=16, heads=4, intermediate=32)
+    student = BertForSequenceClassification(config).eval()
+    teacher = BertForSequenceClassification(config).eval()
+    inputs = {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids")}
+    (_, (student_scores,)), (_, (teacher_scores,)) = (
+        forward_with_scores(model, **inputs) for model in (student, teacher)
+    )
+    # the released BertSelfAttention returns its scores with the extended mask added
+    extended = (1.0 - batch["attention_mask"][:, None, None, :].float()) * -10000.0
+
+    def released(scores):
+        scores = scores + extended
+        return torch.where(scores <= -1e2, torch.zeros_like(scores), scores)
+
+    expected = nn.MSELoss()(released(student_scores), released(teacher_scores))
+    loss = attention_loss(student_scores, teacher_scores, batch["attention_mask"], "official")
+    torch.testing.assert_close(loss, expected)
