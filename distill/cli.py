@@ -49,7 +49,13 @@ from distill.glue import (
 )
 from distill.hub import resolve_model
 from distill.mapping import ADAPTIVE, layer_mapping, parse_mapping
-from distill.models import STUDENT_PRESETS, load_student, load_teacher, new_student
+from distill.models import (
+    PROJECTION_MODES,
+    STUDENT_PRESETS,
+    load_student,
+    load_teacher,
+    new_student,
+)
 from distill.teacher_cache import TeacherCache, cached_logits, estimated_bytes
 from distill.training import CLIPPING, LR_SCHEDULES, TrainConfig, train
 
@@ -141,7 +147,11 @@ def _distill_args(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--without", action="append", choices=OBJECTIVES, default=[])
     parser.add_argument(
-        "--shared-projection", action="store_true", help="one W for all layers (v1)"
+        "--projection",
+        choices=PROJECTION_MODES,
+        default="paper",
+        help="W_e/W_h: paper = one W_e + one W_h shared by all layers; per-layer; released = "
+        "one map for everything (the released fit_dense)",
     )
     parser.add_argument("--padding", choices=("masked", "official"), default="masked")
     parser.add_argument("--layer-weights", help="comma-separated lambda_0..lambda_M of eq. 11")
@@ -269,6 +279,15 @@ def _saver(tokenizer):
     return save
 
 
+def _save_distilled(
+    tokenizer, distiller: IntermediateDistiller, directory: Path, with_projections: bool
+) -> None:
+    """The student; after general distillation also its W_e/W_h, in their own file."""
+    _saver(tokenizer)(distiller.student, directory)
+    if with_projections:
+        distiller.projections.save(directory)
+
+
 def _objectives(without: list[str]) -> tuple[set[str], bool]:
     """Intermediate objectives left on, and whether the prediction loss is on."""
     removed = set(without) | ({"attn", "hidn"} if "trm" in without else set())
@@ -321,8 +340,8 @@ def _intermediate_stage(
     """
     objectives, _ = _objectives(args.without)
     strategy = parse_mapping(args.mapping)
+    random_student = getattr(args, "random_init", False) or not args.student
     if strategy == ADAPTIVE:  # measured on the student as it starts the stage, or reused
-        random_student = getattr(args, "random_init", False) or not args.student
         describe = {
             "teacher": str(args.teacher),
             "student": "random" if random_student else str(args.student),
@@ -345,8 +364,10 @@ def _intermediate_stage(
         )
     weights = [float(w) for w in args.layer_weights.split(",")] if args.layer_weights else None
     distiller = IntermediateDistiller(
-        student, teacher, mapping, objectives, args.shared_projection, args.padding, weights
+        student, teacher, mapping, objectives, args.projection, args.padding, weights
     )
+    if not random_student:  # the W_e/W_h learnt with this student, as the released checkpoints
+        distiller.projections.load_from(args.student)
 
     def teacher_targets(batch):
         return distiller.teacher_targets(teacher, batch)
@@ -382,7 +403,7 @@ def _intermediate_stage(
         dataset,
         [len(f["input_ids"]) for f in dataset],
         collate,
-        lambda d, directory: _saver(tokenizer)(d.student, directory),
+        partial(_save_distilled, tokenizer, with_projections=config.stage == "general"),
         frozen=[teacher],
     )
     return None if trained is None else trained.student

@@ -41,7 +41,7 @@ class IntermediateDistiller(nn.Module):
         teacher: PreTrainedModel,
         mapping: Sequence[int],
         objectives: Collection[str] = INTERMEDIATE_OBJECTIVES,
-        shared_projection: bool = False,
+        projection: str = "paper",
         padding: str = "masked",
         layer_weights: Sequence[float] | None = None,
     ):
@@ -66,7 +66,7 @@ class IntermediateDistiller(nn.Module):
             student.config.hidden_size,
             teacher.config.hidden_size,
             student.config.num_hidden_layers,
-            shared_projection,
+            projection,
         )
 
     @torch.no_grad()

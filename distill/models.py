@@ -4,7 +4,9 @@ Students are plain Hugging Face BERT models so that a distilled checkpoint loads
 ``AutoModel`` / ``AutoModelForSequenceClassification`` like any other. The projections
 that lift the student's hidden size to the teacher's exist only for training: they live
 in ``Projections``, are optimised with the student, kept in training checkpoints for
-resuming, and never written into the student's own checkpoint.
+resuming, and never written into the student's own weights. General distillation saves
+them beside the student (``PROJECTIONS_FILE``) so that task distillation starts from the
+learnt maps, as the released TinyBERT checkpoints carry their ``fit_dense``.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file, save_file
 from torch import nn
 from transformers import (
     AutoConfig,
@@ -133,19 +136,45 @@ def check_heads(student: PretrainedConfig, teacher: PretrainedConfig) -> None:
         )
 
 
+PROJECTION_MODES = ("paper", "per-layer", "released")
+PROJECTIONS_FILE = "distill_projections.safetensors"
+
+
 class Projections(nn.Module):
     """``W_e`` and ``W_h`` (eqs. 8-9): linear maps from student to teacher hidden size.
 
-    ``shared=False`` (default) gives one map per student layer including the embeddings,
-    which costs little and lets each layer fit its own teacher layer. ``shared=True`` is
-    the released TinyBERT v1 code: a single map for the embeddings and every layer.
+    ``mode``: ``"paper"`` (default) one ``W_e`` for the embeddings and one ``W_h`` shared by
+    every layer, as eqs. 8-9 write them; ``"per-layer"`` one map per student layer
+    including the embeddings; ``"released"`` the released code's single ``fit_dense`` for
+    the embeddings and every layer.
     """
 
-    def __init__(self, student_hidden: int, teacher_hidden: int, layers: int, shared: bool):
+    def __init__(self, student_hidden: int, teacher_hidden: int, layers: int, mode: str = "paper"):
         super().__init__()
-        count = 1 if shared else layers + 1
+        if mode not in PROJECTION_MODES:
+            raise ValueError(f"unknown projection mode {mode!r}; use one of {PROJECTION_MODES}")
+        self.mode = mode
+        count = {"paper": 2, "per-layer": layers + 1, "released": 1}[mode]
         self.maps = nn.ModuleList(nn.Linear(student_hidden, teacher_hidden) for _ in range(count))
 
     def forward(self, layer: int, hidden: torch.Tensor) -> torch.Tensor:
         """Project the student's hidden states of ``layer`` (0 = embeddings)."""
-        return self.maps[0 if len(self.maps) == 1 else layer](hidden)
+        return self.maps[min(layer, len(self.maps) - 1)](hidden)
+
+    def save(self, directory: Path) -> None:
+        """Write the maps beside a student, in their own file (not the model's weights)."""
+        tensors = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
+        save_file(tensors, Path(directory) / PROJECTIONS_FILE, metadata={"mode": self.mode})
+
+    def load_from(self, directory: Path) -> bool:
+        """Start from the maps saved beside a student, when they exist and fit (same mode
+        and sizes); ``False`` leaves the random initialisation."""
+        path = Path(directory) / PROJECTIONS_FILE
+        if not path.is_file():
+            return False
+        saved = load_file(path)
+        own = self.state_dict()
+        if saved.keys() != own.keys() or any(saved[k].shape != own[k].shape for k in own):
+            return False
+        self.load_state_dict(saved)
+        return True

@@ -6,11 +6,13 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors import safe_open
+from safetensors.torch import load_file
 from tiny import make_masked_lm, make_tokenizer, tiny_config
 from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer, BertModel
 
 from distill.cli import build_parser, main
 from distill.experiments import EXPERIMENTS, TABLES
+from distill.models import PROJECTIONS_FILE
 
 GLUE = Path(__file__).resolve().parents[1].parent / "shared" / "assets" / "glue"
 POSITIVE = ["a great fun movie", "i love this story", "a really good film", "funny and happy"]
@@ -115,7 +117,39 @@ def test_general_distillation(ws):
     with safe_open(out / "checkpoint" / "model.safetensors", "pt") as checkpoint:
         checkpoint_keys = list(checkpoint.keys())
     assert not any("projections" in key for key in student_keys)
-    assert sum(key.startswith("projections.maps.") for key in checkpoint_keys) == 2 * 3
+    # the paper's W_e and one W_h shared by the layers: weight and bias each
+    assert sum(key.startswith("projections.maps.") for key in checkpoint_keys) == 2 * 2
+    # saved beside the student, as the released checkpoints carry their fit_dense
+    with safe_open(out / PROJECTIONS_FILE, "pt") as projections:
+        assert sorted(projections.keys()) == [
+            f"maps.{i}.{p}" for i in (0, 1) for p in ("bias", "weight")
+        ]
+        assert projections.metadata() == {"mode": "paper"}
+
+
+def test_task_stage1_starts_from_the_general_projections(ws, teacher, monkeypatch):
+    import distill.cli as cli
+
+    general = ws["root"] / "general-for-task"
+    run(
+        f"general --teacher {ws['bert']} --student {ws['student']} --corpus {ws['corpus']} "
+        f"--output-dir {general} --epochs 1 {FAST}"
+    )
+    saved = load_file(general / PROJECTIONS_FILE)
+    models = []
+    monkeypatch.setattr(cli, "train", lambda config, model, *a, **k: models.append(model))
+    run(
+        f"task --task rte --data-dir {ws['data']} --teacher {teacher} --student {general} "
+        f"--output-dir {ws['root'] / 'task-from-general'} {FAST}"
+    )
+    state = models[0].projections.state_dict()
+    assert state.keys() == saved.keys()
+    for key, value in saved.items():
+        torch.testing.assert_close(state[key], value)
+    # a student without the file (or --projection per-layer) starts from random maps
+    models.clear()
+    run(task_command(ws, teacher, ws["root"] / "task-no-projections"))
+    assert not torch.equal(models[0].projections.maps[0].weight, saved["maps.0.weight"])
 
 
 def test_task_distillation_and_evaluate(ws, teacher, capsys):

@@ -27,14 +27,35 @@ def test_new_student_is_a_standard_hf_model():
     assert student.config.num_labels == 3
 
 
-def test_projections_per_layer_and_shared():
-    per_layer = Projections(16, 32, layers=2, shared=False)
-    shared = Projections(16, 32, layers=2, shared=True)
-    assert len(per_layer.maps) == 3 and len(shared.maps) == 1
+def test_projection_modes():
+    """Paper eqs. 8-9: one W_e for the embeddings, one W_h shared by every layer (default);
+    per-layer maps; the released code's single fit_dense for everything."""
+    paper = Projections(16, 32, layers=3)
+    per_layer = Projections(16, 32, layers=3, mode="per-layer")
+    released = Projections(16, 32, layers=3, mode="released")
+    assert (len(paper.maps), len(per_layer.maps), len(released.maps)) == (2, 4, 1)
     hidden = torch.randn(2, 5, 16)
-    assert per_layer(2, hidden).shape == (2, 5, 32)
-    torch.testing.assert_close(shared(0, hidden), shared(2, hidden))
-    assert not torch.allclose(per_layer(0, hidden), per_layer(2, hidden))
+    assert per_layer(3, hidden).shape == (2, 5, 32)
+    torch.testing.assert_close(released(0, hidden), released(3, hidden))
+    torch.testing.assert_close(paper(1, hidden), paper(3, hidden))
+    assert not torch.allclose(paper(0, hidden), paper(1, hidden))
+    assert not torch.allclose(per_layer(1, hidden), per_layer(3, hidden))
+    with pytest.raises(ValueError, match="projection mode"):
+        Projections(16, 32, layers=3, mode="shared")
+
+
+def test_projections_round_trip_only_when_they_fit(tmp_path):
+    saved = Projections(16, 32, layers=3)
+    saved.save(tmp_path)
+    loaded = Projections(16, 32, layers=3)
+    assert loaded.load_from(tmp_path)
+    for key, value in saved.state_dict().items():
+        torch.testing.assert_close(loaded.state_dict()[key], value)
+    other = Projections(16, 32, layers=3, mode="per-layer")
+    before = {k: v.clone() for k, v in other.state_dict().items()}
+    assert not other.load_from(tmp_path) and not Projections(16, 64, layers=3).load_from(tmp_path)
+    assert all(torch.equal(before[k], v) for k, v in other.state_dict().items())
+    assert not Projections(16, 32, layers=3).load_from(tmp_path / "absent")
 
 
 def test_head_check():

@@ -63,7 +63,7 @@ def test_paper_configuration_runs_both_stages(paper_pair, tmp_path):
     assert student.config.intermediate_size == 1200 and student.config.num_attention_heads == 12
     mapping = layer_mapping("uniform", 4, 12)
     distiller = IntermediateDistiller(student, teacher, mapping)
-    assert len(distiller.projections.maps) == 5
+    assert len(distiller.projections.maps) == 2  # one W_e, one W_h (eqs. 8-9)
     assert distiller.projections.maps[0].weight.shape == (768, 312)
     data = dataset(tokenizer)
     lengths = [len(f["input_ids"]) for f in data]
