@@ -380,8 +380,7 @@ class Runner:
         if experiment.general_distillation:
             argv += ["--student", str(self.general(experiment.general_without))]
         if self.profile.stage1_epochs is not None:
-            epochs = per_task(self.profile.stage1_epochs, task_name)
-            argv += ["--stage1-epochs", str(epochs)]
+            argv += ["--stage1-epochs", str(self.profile.stage1_epochs)]
         if self.profile.stage1_lr is not None:
             argv += ["--stage1-lr", str(self.profile.stage1_lr)]
         if self.profile.stage2_lr is not None:
