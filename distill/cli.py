@@ -26,7 +26,6 @@ from accelerate.utils import set_seed
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreTrainedModel
 from transformers.utils import logging as transformers_logging
 
-from augment.settings import AugmentError
 from distill.adaptive_mapping import MAPPING_FILE, adaptive_mapping
 from distill.corpus import pack_corpus
 from distill.distiller import (
@@ -35,7 +34,7 @@ from distill.distiller import (
     prediction_step,
     teacher_logits,
 )
-from distill.errors import DistillError, OneLineParser
+from distill.errors import DistillError, OneLineParser, report_user_errors
 from distill.evaluation import evaluate
 from distill.experiments import EXPERIMENTS
 from distill.glue import (
@@ -547,22 +546,13 @@ COMMANDS = {
 def main(argv: list[str] | None = None) -> None:
     """Run one command; a user error is one line on stderr and exit status 2."""
     argv = sys.argv[1:] if argv is None else argv
-    try:
-        _run(argv)
-    except (DistillError, AugmentError) as error:
-        print(f"python -m distill: error: {error}", file=sys.stderr)
-        sys.exit(2)
+    report_user_errors(lambda: _run(argv))
 
 
 def _run(argv: list[str]) -> None:
-    if argv[:1] == ["experiments"]:
-        from distill.runner import main as experiments_main
-
-        code = experiments_main(argv[1:])
-        if code:
-            sys.exit(code)
-        return
     args = build_parser().parse_args(argv)
+    if args.command == "experiments":  # python -m distill dispatches it to distill.runner
+        raise DistillError("run the tables with: python -m distill experiments ...")
     if getattr(args, "experiment", None):
         # The experiment's switches go first so that explicit flags override them.
         args = build_parser().parse_args(

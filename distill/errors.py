@@ -8,7 +8,11 @@ status 2, as ``augment`` does, instead of showing a traceback.
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Callable
 from typing import NoReturn
+
+from augment.settings import AugmentError
 
 
 class DistillError(ValueError):
@@ -26,3 +30,13 @@ class OneLineParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def report_user_errors(command: Callable[[], object]) -> None:
+    """Run ``command``; a user error (``distill``'s or ``augment``'s, which the runner
+    calls) becomes one line on stderr and exit status 2 instead of a traceback."""
+    try:
+        command()
+    except (DistillError, AugmentError) as error:
+        print(f"python -m distill: error: {error}", file=sys.stderr)
+        sys.exit(2)
