@@ -7,8 +7,9 @@ Why a module: the README's cost figures must come from a command, like its table
 run's time is its ``train_seconds`` (every process that trained it, resumed runs counted
 in full; ``wall_time_s`` for records without it); each run trains on one core. Table 3's
 TinyBERT4 and Table 4's Uniform rows are Table 2's run, stored once, so counted once. A
-shared piece (``teachers/``, ``general.json``, ``augment/``) records only ``wall_time_s``
-of the process that finished it: a resumed piece counts from its last start.
+shared piece (teachers, augmentation, general distillation: their records in
+:class:`distill.experiments.layout.ResultsLayout`) records only ``wall_time_s`` of the
+process that finished it: a resumed piece counts from its last start.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from analysis.tables import (
     to_markdown,
     update_or_exit,
 )
+from distill.experiments.layout import ResultsLayout
 
 ALL = "all"
 
@@ -50,13 +52,17 @@ def task_minutes(results: pd.DataFrame) -> pd.DataFrame:
 
 def shared_minutes(results_root: str | Path) -> pd.Series:
     """Wall minutes of each shared piece's finishing process, e.g. ``teacher mrpc``."""
-    root = Path(results_root)
+    layout = ResultsLayout(Path(results_root))
     pieces = {}
-    for kind, pattern in (("teacher", "teachers/*.json"), ("augmentation", "augment/*.json")):
-        for path in sorted(root.glob(pattern)):
+    for kind, records in (
+        ("teacher", layout.teacher_records()),
+        ("augmentation", layout.augment_records()),
+    ):
+        for path in records:
             pieces[f"{kind} {path.stem}"] = _wall_minutes(path)
-    if (root / "general.json").is_file():
-        pieces["general distillation"] = _wall_minutes(root / "general.json")
+    for path in layout.general_records():
+        start = path.stem.removeprefix("general").replace("-", " ").strip()
+        pieces["general distillation" + (f" ({start})" if start else "")] = _wall_minutes(path)
     return pd.Series(pieces, name="minutes", dtype=float)
 
 

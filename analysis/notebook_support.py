@@ -1,6 +1,6 @@
 """Small helpers shared by the notebooks: quiet training output, pieces, logs, figures.
 
-The notebooks drive :class:`distill.runner.Runner`; these helpers only keep its output
+The notebooks drive :class:`distill.experiments.runner.Runner`; these helpers only keep its output
 readable and let an analysis cell skip cleanly when a checkpoint is absent and the notebook
 was asked not to train (``TINYBERT_RUN_MISSING=0``).
 """
@@ -20,21 +20,22 @@ from matplotlib.figure import Figure
 
 from analysis.plots import save_figure
 from analysis.tables import (
-    FULL_RUN,
     PAPER_REFERENCE,
     PRIMARY_METRIC,
-    SAME_RUN_AS_FULL,
     TASK_LABELS,
+    TASK_ORDER,
     paper_table,
     table_scores,
 )
 from distill.experiments import Experiment
-from distill.profiles import PROFILES, Profile
+from distill.experiments.ablations import FULL, FULL_RUN, REPEATS_FULL_RUN
+from distill.experiments.layout import ResultsLayout, WorkLayout
+from distill.experiments.profiles import PROFILES, Profile
 
 NOT_REDUCTIONS = ("name", "glue_dir", "corpus")  # where the data lives, not how much of it
 ROOT = Path(__file__).resolve().parents[1]
 RENDERED_FROM = "rendered from "  # marks the record of a notebook's inputs in its outputs
-METRIC_LABELS = {"f1": "F1", "mcc": "MCC", "acc": "accuracy"}
+METRIC_LABELS = {"f1": "F1", "mcc": "MCC", "acc": "accuracy", "spearman": "Spearman"}
 METRIC_NAMES = {  # task label -> the name of its primary metric
     TASK_LABELS[task]: METRIC_LABELS[metric] for task, metric in PRIMARY_METRIC.items()
 }
@@ -49,7 +50,7 @@ def quiet_logging() -> None:
     logging.basicConfig(
         level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", force=True
     )
-    logging.getLogger("distill.runner").setLevel(logging.INFO)
+    logging.getLogger("distill.experiments.runner").setLevel(logging.INFO)
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.set_verbosity_error()
@@ -90,7 +91,7 @@ def run_status(runner, table: str) -> pd.DataFrame:
     status is added here, as the tables add its results.
     """
     status = pd.DataFrame(runner.status((table,)))
-    shared = SAME_RUN_AS_FULL.get(table)
+    shared = REPEATS_FULL_RUN.get(table)
     if shared is not None and shared not in set(status["row"]):
         full_table, full_row = FULL_RUN
         full = pd.DataFrame(runner.status((full_table,)))
@@ -108,23 +109,20 @@ def status_table(status: pd.DataFrame) -> pd.DataFrame:
 
 
 def finished_file(runner, piece: str, *args: str | int | Experiment) -> Path:
-    """The file whose presence tells the runner that ``piece`` is finished.
-
-    Mirrors the checks in :mod:`distill.runner` (``teacher``, ``general``, ``augmented``,
-    ``student``), which build a missing piece as soon as they are called.
-    """
+    """The file whose presence tells the runner that ``piece`` is finished (the runner
+    builds a missing piece as soon as it is asked for it)."""
+    layout = WorkLayout(Path(runner.work))
     if piece == "teacher":
         (task,) = args
-        return Path(runner.work) / "teacher" / task / "config.json"
+        return layout.teacher(task) / "config.json"
     if piece == "general":
-        return Path(runner.work) / "general" / "config.json"
+        return layout.general() / "config.json"
     if piece == "augmented":
         (task,) = args
-        return Path(runner.work) / "augment" / task / "train_aug.tsv"
+        return layout.augmented(task)
     if piece == "student":
         experiment, task, seed = args
-        folder = Path(runner.work) / "runs" / experiment.name / task / f"seed{seed}"
-        return folder / "stage2" / "config.json"
+        return layout.run(experiment, task, seed) / "stage2" / "config.json"
     raise ValueError(f"unknown piece {piece!r}")
 
 
@@ -221,7 +219,8 @@ def build_command(runner, piece: str, *args: str | int | Experiment) -> str:
     work = f", {str(runner.work)!r}" if os.environ.get("TINYBERT_WORK_DIR") else ""
     return (
         'python -c "from distill.experiments import EXPERIMENTS; '
-        "from distill.profiles import get_profile; from distill.runner import Runner; "
+        "from distill.experiments.profiles import get_profile; "
+        "from distill.experiments.runner import Runner; "
         f'Runner(get_profile({runner.profile.name!r}){work}).{call.format(*values)}"'
     )
 
@@ -247,22 +246,14 @@ def display_path(path: str | Path) -> str:
 
 
 def piece_seconds(results_dir: str | Path, task: str, seed: int) -> dict[str, float]:
-    """Wall time that each piece of Table 2's TinyBERT4 run on ``task`` took, from the records.
-
-    ``teachers/<task>.json``, ``general.json``, ``augment/<task>.json`` and
-    ``table2/full/<task>/seed<seed>.json`` each record ``wall_time_s`` of the process that
-    finished the piece; absent records are left out.
-    """
-    results_dir = Path(results_dir)
+    """Wall time that each piece of Table 2's TinyBERT4 run on ``task`` took, from the records
+    (each records ``wall_time_s`` of the process that finished it); absent ones left out."""
+    layout = ResultsLayout(Path(results_dir))
     records = {
-        "teacher fine-tuning": results_dir / "teachers" / f"{task}.json",
-        "general distillation": results_dir / "general.json",
-        "data augmentation": results_dir / "augment" / f"{task}.json",
-        f"task distillation (seed {seed})": results_dir
-        / "table2"
-        / "full"
-        / task
-        / f"seed{seed}.json",
+        "teacher fine-tuning": layout.teacher_record(task),
+        "general distillation": layout.general_record(),
+        "data augmentation": layout.augment_record(task),
+        f"task distillation (seed {seed})": layout.result(FULL_RUN[0], FULL, task, seed),
     }
     return {
         name: float(json.loads(path.read_text(encoding="utf-8"))["wall_time_s"])
@@ -308,7 +299,6 @@ def results_patterns(runner, *globs: str) -> list[str]:
 
 
 def metric_note() -> str:
-    """Which metric each task's scores are, for a table figure's note (they are all x100)."""
-    return "Dev scores x100: " + ", ".join(
-        f"{task} {metric}" for task, metric in METRIC_NAMES.items()
-    )
+    """Which metric each of our tasks' scores are, for a table figure's note (all x100)."""
+    labels = [TASK_LABELS[task.replace("-", "")] for task in TASK_ORDER]
+    return "Dev scores x100: " + ", ".join(f"{label} {METRIC_NAMES[label]}" for label in labels)

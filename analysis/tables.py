@@ -32,7 +32,6 @@ We cannot run MNLI, so our columns are our tasks (MRPC, CoLA, SST-2, maybe RTE) 
 from __future__ import annotations
 
 import argparse
-import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -42,6 +41,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from analysis.plots import save_figure
+from distill.experiments.ablations import FULL_RUN, REPEATS_FULL_RUN
+from distill.experiments.layout import RunRecord
+from distill.glue import TASKS
 
 # Reference values: TinyBERT4 on the GLUE dev sets, Jiao et al., "TinyBERT: Distilling BERT
 # for Natural Language Understanding", arXiv:1909.10351, Tables 2-4.
@@ -74,12 +76,16 @@ TABLE_TITLES = {
 }
 PAPER_SOURCE = "Paper: TinyBERT4 dev set, Jiao et al., arXiv:1909.10351"
 
-PRIMARY_METRIC = {"mrpc": "f1", "cola": "mcc", "sst2": "acc", "rte": "acc"}
-TASK_LABELS = {"mrpc": "MRPC", "cola": "CoLA", "sst2": "SST-2", "rte": "RTE"}
+# Our tasks in the order of our columns (the paper's MRPC and CoLA first), keyed as the
+# records' task names compared lower-case without hyphens; each scored by its Task.metric.
+TASK_ORDER = ("mrpc", "cola", "sst-2", "rte")
+_TASKS = [TASKS[name] for name in TASK_ORDER] + [
+    task for name, task in TASKS.items() if name not in TASK_ORDER
+]
+PRIMARY_METRIC = {task.name.replace("-", ""): task.metric for task in _TASKS}
+TASK_LABELS = {task.name.replace("-", ""): task.directory for task in _TASKS}
 MISSING = "–"
 DEV_SPLIT = "dev"
-FULL_RUN = ("table2", "TinyBERT4")
-SAME_RUN_AS_FULL = {"table3": "TinyBERT4", "table4": "Uniform"}
 
 
 def load_results(root: str | Path) -> pd.DataFrame:
@@ -90,24 +96,21 @@ def load_results(root: str | Path) -> pd.DataFrame:
     """
     records = []
     for path in sorted(Path(root).rglob("seed*.json")):
-        run = json.loads(path.read_text())
-        missing = {"table", "row", "task", "seed", "metrics"} - set(run)
-        if missing:
-            raise ValueError(f"{path} lacks {sorted(missing)}")
-        for key, value in run["metrics"].items():
+        run = RunRecord.read(path)
+        for key, value in run.metrics.items():
             split, _, metric = key.rpartition("/")
             records.append(
                 {
-                    "table": run["table"],
-                    "row": run["row"],
-                    "task": run["task"].lower().replace("-", ""),
-                    "seed": int(run["seed"]),
+                    "table": run.table,
+                    "row": run.row,
+                    "task": run.task.lower().replace("-", ""),
+                    "seed": int(run.seed),
                     "split": split or DEV_SPLIT,
                     "metric": metric,
                     "value": float(value),
-                    "commit": run.get("commit"),
-                    "wall_time_s": run.get("wall_time_s"),
-                    "train_seconds": run.get("train_seconds"),
+                    "commit": run.commit,
+                    "wall_time_s": run.wall_time_s,
+                    "train_seconds": run.train_seconds,
                     "path": str(path),
                 }
             )
@@ -144,7 +147,7 @@ def table_scores(frame: pd.DataFrame, table: str) -> pd.DataFrame:
     scored = frame[(frame["split"] == DEV_SPLIT) & primary]
     rows = scored[scored["table"] == table].copy()
     rows["row"] = [_paper_row_label(row, table) for row in rows["row"]]
-    shared_row = SAME_RUN_AS_FULL.get(table)
+    shared_row = REPEATS_FULL_RUN.get(table)
     if shared_row is not None and shared_row not in set(rows["row"]):
         full_table, full_row = FULL_RUN
         is_full = (scored["table"] == full_table) & (

@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
@@ -142,7 +142,7 @@ def main() -> None:
             a, b = (statistics.median(t) * 1e3 for t in times)
             ratio = statistics.median(x / y for x, y in zip(*times, strict=True))
             rows.append((name, a, b, ratio))
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M")
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
     load = f"{load_before:.2f}-{os.getloadavg()[0]:.2f}"
     lines = [
         f"| {stamp} | {commit()} | {torch.get_num_threads()} | {load} | "

@@ -40,8 +40,8 @@ from augment.formats import TsvFormat, read_lines, task_preset
 from augment.settings import AugmentSettings
 from augment.stopwords import ENGLISH_STOPWORDS
 from augment.words import contraction_words, is_content_word, split_words
+from distill.experiments.profiles import get_profile, per_task
 from distill.glue import get_task
-from distill.profiles import get_profile, per_task
 
 
 @dataclass

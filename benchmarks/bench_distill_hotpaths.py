@@ -31,7 +31,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
@@ -278,7 +278,7 @@ def main() -> None:
                 notes += breakdown(name, function, work[name], args.repeats)
     load = f"{load_before:.2f}-{os.getloadavg()[0]:.2f}"
     matmul_rate = 2 * MATMUL_SIZE**3 / statistics.median(matmul_seconds) / 1e9
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M")
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
     rows = []
     for name, (_, batch) in paths.items():
         step = statistics.median(seconds[name])

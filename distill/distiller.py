@@ -123,19 +123,23 @@ def teacher_logits(teacher: PreTrainedModel) -> LogitsFn:
 def prediction_step(
     student: nn.Module,
     batch: dict[str, torch.Tensor],
-    target_logits: LogitsFn | None,
-    temperature: float = 1.0,
+    target_logits: LogitsFn,
+    temperature: float,
 ) -> dict[str, torch.Tensor]:
-    """Stage 2: match the teacher's logits (eq. 10); without a teacher, fit gold labels.
+    """Stage 2: match the teacher's logits (eq. 10) at ``temperature``.
 
     ``target_logits(batch)`` gives the teacher's logits, live (:func:`teacher_logits`) or
-    from a cache. The gold-label branch is both the "w/o Pred" ablation and teacher
-    fine-tuning.
+    from a cache.
     """
     logits = student(**model_inputs(batch)).logits
-    if target_logits is not None:
-        target = target_logits(batch).to(logits.device)
-        return {"loss": prediction_loss(logits, target, temperature)}
+    target = target_logits(batch).to(logits.device)
+    return {"loss": prediction_loss(logits, target, temperature)}
+
+
+def gold_label_step(student: nn.Module, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Fit the gold labels: teacher fine-tuning, the "w/o Pred" ablation and STS-B's
+    stage 2 (cross-entropy; MSE for a regression task's single output)."""
+    logits = student(**model_inputs(batch)).logits
     labels = batch["labels"]
     if logits.size(-1) == 1:
         return {"loss": F.mse_loss(logits.squeeze(-1), labels.to(logits.dtype))}

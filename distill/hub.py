@@ -17,6 +17,7 @@ from urllib.parse import urlparse
 
 from huggingface_hub import constants
 from transformers import AutoConfig
+from transformers.utils import logging as transformers_logging
 
 from distill.errors import DistillError
 
@@ -82,3 +83,13 @@ def hub_reachable(timeout: float = 3.0) -> bool:
             return True
     except OSError:
         return False
+
+
+def quiet_loading(verbose: bool) -> None:
+    """Hide transformers' load reports (a fine-tuned head's expected missing weights) and
+    warnings unless ``verbose``: a user should see progress and errors, not routine tables."""
+    if verbose:
+        transformers_logging.set_verbosity_info()
+    else:
+        transformers_logging.set_verbosity_error()
+        transformers_logging.disable_progress_bar()

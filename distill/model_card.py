@@ -7,7 +7,7 @@ the dev metrics as :class:`~huggingface_hub.EvalResult` entries) and a body sayi
 model is, the recipe it was made with, the command that made it and how to load it.
 
 Cards never contain machine paths: a path under the project's parent folder is written
-relative to the project root (as :meth:`distill.profiles.Profile.describe` writes them),
+relative to the project root (as :meth:`distill.experiments.profiles.Profile.describe` writes them),
 the pip MiniLM folder as its short name ``minilm``, and any other path as its last
 component.
 """

@@ -50,30 +50,43 @@ CLIPPING = ("global", "per_tensor")
 NO_DECAY = ("bias", "LayerNorm.bias", "LayerNorm.weight")
 
 
-@dataclass
-class TrainConfig:
-    output_dir: Path
-    epochs: float
-    batch_size: int = 32
-    learning_rate: float = 5e-5
+@dataclass(frozen=True)
+class LoopOptions:
+    """How every stage of one command trains; the defaults are the paper's and the released
+    code's, and the command line's (``distill.cli`` reads them from here)."""
+
+    batch_size: int = 32  # global: split across processes
+    warmup: float = 0.1  # fraction of the steps, under the "linear" schedule
     weight_decay: float = 0.01
-    warmup: float = 0.1
     grad_accum: int = 1
     max_grad_norm: float = 1.0
+    clipping: str = "global"
     mixed_precision: str = "no"
     seed: int = 42
     log_every: int = 10
-    save_every: int = 500
-    stop_after: int | None = None
-    stage: str = "train"
-    lr_schedule: str = "linear"
-    clipping: str = "global"
-    report_to: tuple[str, ...] = ()
+    save_every: int = 500  # checkpoint every N steps
+    stop_after: int | None = None  # stop at step N with a resumable checkpoint
+    report_to: tuple[str, ...] = ()  # Accelerate trackers besides log.jsonl
 
     def __post_init__(self) -> None:
-        for name, allowed in (("lr_schedule", LR_SCHEDULES), ("clipping", CLIPPING)):
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"{name} {getattr(self, name)!r} is not one of {allowed}")
+        if self.clipping not in CLIPPING:
+            raise ValueError(f"clipping {self.clipping!r} is not one of {CLIPPING}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One stage: where it writes, how long and how fast it learns, and the loop options."""
+
+    output_dir: Path
+    epochs: float
+    learning_rate: float
+    loop: LoopOptions = LoopOptions()
+    stage: str = "train"
+    lr_schedule: str = "linear"
+
+    def __post_init__(self) -> None:
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule {self.lr_schedule!r} is not one of {LR_SCHEDULES}")
 
 
 def make_accelerator(config: TrainConfig) -> Accelerator:
@@ -83,11 +96,11 @@ def make_accelerator(config: TrainConfig) -> Accelerator:
     (``accelerate launch --cpu`` starts a single process unless MPI is configured).
     """
     return Accelerator(
-        gradient_accumulation_steps=config.grad_accum,
-        mixed_precision=config.mixed_precision,
+        gradient_accumulation_steps=config.loop.grad_accum,
+        mixed_precision=config.loop.mixed_precision,
         dataloader_config=DataLoaderConfiguration(split_batches=True),
         kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
-        log_with=list(config.report_to) or None,
+        log_with=list(config.loop.report_to) or None,
         project_dir=Path(config.output_dir) / "tracking",
     )
 
@@ -104,15 +117,15 @@ def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     ]
 
 
-def clip_gradients(accelerator: Accelerator, model: nn.Module, config: TrainConfig) -> None:
-    """Clip to ``config.max_grad_norm`` by the rule ``config.clipping`` names."""
-    if config.clipping == "global":
-        accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+def clip_gradients(accelerator: Accelerator, model: nn.Module, loop: LoopOptions) -> None:
+    """Clip to ``loop.max_grad_norm`` by the rule ``loop.clipping`` names."""
+    if loop.clipping == "global":
+        accelerator.clip_grad_norm_(model.parameters(), loop.max_grad_norm)
         return
     accelerator.unscale_gradients()  # a no-op unless fp16 mixed precision scales the loss
     for parameter in model.parameters():
         if parameter.grad is not None:
-            torch.nn.utils.clip_grad_norm_(parameter, config.max_grad_norm)
+            torch.nn.utils.clip_grad_norm_(parameter, loop.max_grad_norm)
 
 
 class JsonlLog:
@@ -156,42 +169,43 @@ def train(
     After each epoch ``eval_fn(unwrapped_model)`` returns ``{"<split>/<metric>": value}``;
     with ``select = (split, metric)`` the best model so far is saved to ``output_dir/best``.
     The final model is saved to ``output_dir`` with ``save_fn`` and returned unwrapped;
-    ``None`` is returned when ``config.stop_after`` ended the run early. ``frozen`` modules
+    ``None`` is returned when ``config.loop.stop_after`` ended the run early. ``frozen`` modules
     (the teacher) are moved to the device but neither optimised nor wrapped.
     """
+    loop = config.loop
     accelerator = make_accelerator(config)
-    set_seed(config.seed)
+    set_seed(loop.seed)
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     log = JsonlLog(out / "log.jsonl", accelerator)
-    if config.report_to:
+    if loop.report_to:
         accelerator.init_trackers(config.stage)
     if accelerator.is_main_process:
         record = {**asdict(config), "processes": accelerator.num_processes}
         (out / "train_config.json").write_text(json.dumps(record, default=str, indent=2))
 
-    sampler = LengthBucketSampler(lengths, config.batch_size, seed=config.seed)
+    sampler = LengthBucketSampler(lengths, loop.batch_size, seed=loop.seed)
     # Its own generator: creating an iterator (also when a resumed run skips batches) then
     # draws its worker seed from it, not from the global RNG that dropout uses.
     loader = DataLoader(
         dataset,
         batch_sampler=sampler,
         collate_fn=collate,
-        generator=torch.Generator().manual_seed(config.seed),
+        generator=torch.Generator().manual_seed(loop.seed),
     )
-    updates_per_epoch = math.ceil(len(loader) / config.grad_accum)
+    updates_per_epoch = math.ceil(len(loader) / loop.grad_accum)
     total = max(1, math.ceil(updates_per_epoch * config.epochs))
     # Fused AdamW: one kernel over all parameters instead of a loop of small ops; on CPU
     # it makes the update of a student's 30522-row word embeddings about 6x cheaper.
     optimizer = torch.optim.AdamW(
-        parameter_groups(model, config.weight_decay),
+        parameter_groups(model, loop.weight_decay),
         lr=config.learning_rate,
         fused=accelerator.device.type in ("cpu", "cuda"),
     )
     if config.lr_schedule == "constant":
         scheduler = get_constant_schedule(optimizer)
     else:
-        scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup * total), total)
+        scheduler = get_linear_schedule_with_warmup(optimizer, int(loop.warmup * total), total)
     model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
     # ``from_pretrained`` returns eval mode: without this a checkpoint-loaded student (or a
     # teacher being fine-tuned) would train with dropout off.
@@ -235,8 +249,8 @@ def train(
             with accelerator.accumulate(model):
                 parts = step_fn(model, batch)
                 accelerator.backward(parts["loss"])
-                if accelerator.sync_gradients and config.max_grad_norm:
-                    clip_gradients(accelerator, model, config)
+                if accelerator.sync_gradients and loop.max_grad_norm:
+                    clip_gradients(accelerator, model, loop)
                 optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad()
@@ -250,7 +264,7 @@ def train(
             step += 1
             progress["step"] = step
             bar.update(1)
-            if step % config.log_every == 0 or step == total:
+            if step % loop.log_every == 0 or step == total:
                 # mean over the micro-batches (and processes) since the last record
                 averages = {k: v / micro for k, v in running.items()}
                 log.write(
@@ -262,15 +276,15 @@ def train(
                 )
                 bar.set_postfix(loss=f"{averages['loss']:.4f}")
                 running, micro = {}, 0
-            if step % config.save_every == 0 or step == config.stop_after:
+            if step % loop.save_every == 0 or step == loop.stop_after:
                 save_checkpoint()
-            if step == config.stop_after or step >= total:
+            if step == loop.stop_after or step >= total:
                 break
         else:
             progress["epoch"], progress["batches"] = epoch + 1, 0
             if eval_fn is not None:
                 _evaluate(accelerator, model, eval_fn, select, progress, log, step, out, save_fn)
-        if step == config.stop_after and step < total:
+        if step == loop.stop_after and step < total:
             bar.close()
             _finish_trackers(accelerator)
             accelerator.print(f"stopped after step {step}; rerun the same command to resume")

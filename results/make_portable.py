@@ -15,8 +15,8 @@ import json
 import os
 from pathlib import Path
 
+from distill.experiments.profiles import ROOT
 from distill.hub import MINILM, pip_minilm_path
-from distill.profiles import ROOT
 
 
 def portable(value: object, minilm: str) -> object:

@@ -1,6 +1,7 @@
 """Every ``python -m distill`` command end to end on tiny models and tiny TSV fixtures."""
 
 import json
+from dataclasses import MISSING
 from pathlib import Path
 
 import pytest
@@ -10,9 +11,11 @@ from safetensors.torch import load_file
 from tiny import make_masked_lm, make_tokenizer, tiny_config
 from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer, BertModel
 
-from distill.cli import build_parser, main
+from distill import stages
+from distill.cli import SPECS, build_parser, main, parse
 from distill.experiments import EXPERIMENTS, TABLES
 from distill.models import PROJECTIONS_FILE
+from distill.stages import spec_fields, to_argv
 
 GLUE = Path(__file__).resolve().parents[1].parent / "shared" / "assets" / "glue"
 POSITIVE = ["a great fun movie", "i love this story", "a really good film", "funny and happy"]
@@ -128,8 +131,6 @@ def test_general_distillation(ws):
 
 
 def test_task_stage1_starts_from_the_general_projections(ws, teacher, monkeypatch):
-    import distill.cli as cli
-
     general = ws["root"] / "general-for-task"
     run(
         f"general --teacher {ws['bert']} --student {ws['student']} --corpus {ws['corpus']} "
@@ -137,7 +138,7 @@ def test_task_stage1_starts_from_the_general_projections(ws, teacher, monkeypatc
     )
     saved = load_file(general / PROJECTIONS_FILE)
     models = []
-    monkeypatch.setattr(cli, "train", lambda config, model, *a, **k: models.append(model))
+    monkeypatch.setattr(stages, "train", lambda config, model, *a, **k: models.append(model))
     run(
         f"task --task rte --data-dir {ws['data']} --teacher {teacher} --student {general} "
         f"--output-dir {ws['root'] / 'task-from-general'} {FAST}"
@@ -194,27 +195,33 @@ def test_experiment_tables_are_valid_cli_flags():
         assert args.mapping == experiment.mapping
 
 
-def test_per_task_defaults_apply(ws, teacher, monkeypatch, capsys):
-    import distill.cli as cli
+def fake_intermediate_stage(seen: list, keep: str):
+    """Stands in for stage 1: records one of its arguments, returns the student as is."""
 
+    def stage(options, config, models, dataset, collate, tokenizer, mapping, data_id):
+        seen.append(locals()[keep])
+        return models[0]
+
+    return stage
+
+
+def test_per_task_defaults_apply(ws, teacher, monkeypatch, capsys):
     seen = []
-    monkeypatch.setattr(cli, "train", lambda config, *a, **k: seen.append(config))
-    monkeypatch.setattr(cli, "_intermediate_stage", lambda *a: seen.append(a[5]) or a[1])
-    command = f"task --task rte --data-dir {ws['data']} --teacher {teacher} --output-dir unused"
+    monkeypatch.setattr(stages, "train", lambda config, *a, **k: seen.append(config))
+    monkeypatch.setattr(stages, "_intermediate_stage", fake_intermediate_stage(seen, "config"))
+    base = f"task --task rte --data-dir {ws['data']} --teacher {teacher}"
+    command = f"{base} --output-dir {ws['root'] / 'defaults'}"
     assert "--random-init" in user_error(capsys, command)
-    run(
-        f"task --task rte --data-dir {ws['data']} --teacher {teacher} --output-dir unused "
-        f"--student {ws['student']}"
-    )
+    run(f"{command} --student {ws['student']}")
     stage1, stage2 = seen
-    assert (stage1.epochs, stage1.learning_rate, stage1.batch_size) == (20, 5e-5, 32)
+    assert (stage1.epochs, stage1.learning_rate, stage1.loop.batch_size) == (20, 5e-5, 32)
     assert (stage2.epochs, stage2.learning_rate) == (3, 3e-5)
     # released task_distill.py: schedule 'none' without --pred_distill, else warmup_linear
     assert (stage1.lr_schedule, stage2.lr_schedule) == ("constant", "linear")
     seen.clear()
     run(
-        f"task --task rte --data-dir {ws['data']} --teacher {teacher} --output-dir unused "
-        "--random-init --stage1-epochs 2 --stage2-lr 1e-4"
+        f"{base} --output-dir {ws['root'] / 'given'} --random-init --stage1-epochs 2 "
+        "--stage2-lr 1e-4"
     )
     assert (seen[0].epochs, seen[1].learning_rate) == (2, 1e-4)
 
@@ -353,8 +360,6 @@ def test_teacher_cache_size_is_shown_and_bounded(ws, teacher, capsys):
 def test_stsb_stage2_fits_gold_scores_on_the_original_training_set(ws, monkeypatch):
     """Paper footnote 5 / the released regression branch: STS-B's prediction stage is MSE
     to the gold score on the original training set, even with an augmented file."""
-    import distill.cli as cli
-
     data = write_stsb(ws["root"] / "glue-stsb")
     teacher = ws["root"] / "ft-stsb"
     run(
@@ -365,9 +370,9 @@ def test_stsb_stage2_fits_gold_scores_on_the_original_training_set(ws, monkeypat
     rows = stsb_rows(POSITIVE * 3, NEGATIVE * 3)
     augmented.write_text("\n".join([STSB_HEADER, *rows]) + "\n")
     seen = {}
-    monkeypatch.setattr(cli, "_intermediate_stage", lambda *a: a[1])
+    monkeypatch.setattr(stages, "_intermediate_stage", fake_intermediate_stage([], "config"))
     monkeypatch.setattr(
-        cli, "train", lambda config, student, step, dataset, *a, **k: seen.update(locals())
+        stages, "train", lambda config, student, step, dataset, *a, **k: seen.update(locals())
     )
     run(
         f"task --task sts-b --data-dir {data} --teacher {teacher} --student {ws['student']} "
@@ -376,7 +381,7 @@ def test_stsb_stage2_fits_gold_scores_on_the_original_training_set(ws, monkeypat
     dataset = seen["dataset"]
     assert [f["labels"] for f in dataset] == [float(i % 5) for i in range(len(POSITIVE))]
     assert seen["k"]["frozen"] == []  # no teacher in stage 2
-    batch = cli.collator(AutoTokenizer.from_pretrained(teacher))(
+    batch = stages.collator(AutoTokenizer.from_pretrained(teacher))(
         [dataset[i] for i in range(len(dataset))]
     )
     student = seen["student"]
@@ -388,14 +393,60 @@ def test_stsb_stage2_fits_gold_scores_on_the_original_training_set(ws, monkeypat
 
 
 def test_official_padding_pads_training_batches_to_the_task_length(ws, teacher, monkeypatch):
-    import distill.cli as cli
-
     collators = []
-    monkeypatch.setattr(cli, "train", lambda *a, **k: None)
-    monkeypatch.setattr(cli, "_intermediate_stage", lambda *a: collators.append(a[4]) or a[1])
+    monkeypatch.setattr(stages, "train", lambda *a, **k: None)
+    monkeypatch.setattr(
+        stages, "_intermediate_stage", fake_intermediate_stage(collators, "collate")
+    )
     for padding in ("official", "masked"):
         run(task_command(ws, teacher, ws["root"] / f"pad-{padding}", f"--padding {padding}"))
     tokenizer = AutoTokenizer.from_pretrained(teacher)
     features = [{"input_ids": tokenizer("a great fun movie")["input_ids"]}]
     official, masked = (collate(features)["input_ids"].shape[1] for collate in collators)
     assert official == 128 and masked == len(features[0]["input_ids"])  # RTE: pairs, 128
+
+
+def test_flag_defaults_are_the_spec_defaults():
+    """Each default is written once, in the spec: every flag of a command is a field of its
+    spec with that field's default (or required when the field has none), and back."""
+    commands = build_parser()._subparsers._group_actions[0].choices
+    for command, spec_type in SPECS.items():
+        known = spec_fields(spec_type)
+        actions = [a for a in commands[command]._actions if a.dest not in ("help", "experiment")]
+        assert {a.dest for a in actions} == set(known), command
+        for action in actions:
+            default = known[action.dest].default
+            if default is MISSING:
+                assert action.required, action.dest
+            else:
+                given = (
+                    tuple(action.default) if isinstance(action.default, list) else action.default
+                )
+                assert given == default, (command, action.dest)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        "task --task rte --data-dir g --teacher t --output-dir o --experiment no-trm "
+        "--layer-weights 1,0.5 --seed 3 --report-to tensorboard --stage1-epochs 2",
+        "task --task cola --data-dir g --teacher t --output-dir o --random-init --mapping 2,4",
+        "general --teacher t --corpus c.txt --output-dir o --max-lines 5 --without attn",
+        "finetune --task mrpc --data-dir g --model minilm --output-dir o --epochs 1.5",
+        "evaluate --task mnli --data-dir g --model m --split dev_matched --split dev_mismatched",
+    ],
+)
+def test_a_spec_renders_the_command_that_parses_back_to_it(argv):
+    spec, _ = parse(argv.split())
+    assert parse(to_argv(spec))[0] == spec
+
+
+def test_an_experiment_is_the_default_of_its_flags_and_explicit_flags_win():
+    spec, _ = parse(
+        ["task", "--task", "rte", "--data-dir", "g", "--teacher", "t", "--output-dir", "o"]
+    )
+    for experiment in EXPERIMENTS.values():
+        from_flag, _ = parse(to_argv(spec) + ["--experiment", experiment.name])
+        assert from_flag == experiment.apply(spec)
+    top_then_bottom = to_argv(spec) + ["--experiment", "top", "--mapping", "bottom"]
+    assert parse(top_then_bottom)[0].distill.mapping == "bottom"

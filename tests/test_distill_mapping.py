@@ -11,7 +11,7 @@ from tiny import make_tokenizer, tiny_config
 from transformers import BertForSequenceClassification, BertModel
 
 import distill.adaptive_mapping as adaptive
-from distill import cli
+from distill import cli, stages
 from distill.adaptive_mapping import LinearCka, adaptive_mapping, choose_mapping, sample_indices
 from distill.glue import collator
 from distill.mapping import (
@@ -275,7 +275,7 @@ def test_resumed_task_run_reuses_the_saved_mapping(ws, monkeypatch, capsys):
     path.write_text(json.dumps({**record, "mapping": other}))
     used = []
 
-    class Spy(cli.IntermediateDistiller):
+    class Spy(stages.IntermediateDistiller):
         def __init__(self, student, teacher, mapping, *args):
             used.append(list(mapping))
             super().__init__(student, teacher, mapping, *args)
@@ -283,7 +283,7 @@ def test_resumed_task_run_reuses_the_saved_mapping(ws, monkeypatch, capsys):
     def no_measuring(*args, **kwargs):
         raise AssertionError("a resumed run must not measure a new mapping")
 
-    monkeypatch.setattr(cli, "IntermediateDistiller", Spy)
+    monkeypatch.setattr(stages, "IntermediateDistiller", Spy)
     monkeypatch.setattr(adaptive, "choose_mapping", no_measuring)
     capsys.readouterr()
     cli.main(task_command(ws, out))

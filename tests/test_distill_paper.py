@@ -12,12 +12,20 @@ from tiny import make_tokenizer, tiny_config
 from torch import nn
 from transformers import BertConfig, BertForSequenceClassification
 
-from distill.distiller import IntermediateDistiller, prediction_step, teacher_logits
+from distill.distiller import (
+    IntermediateDistiller,
+    gold_label_step,
+    prediction_step,
+    teacher_logits,
+)
 from distill.glue import collator
 from distill.losses import prediction_loss
 from distill.mapping import layer_mapping
 from distill.models import new_student
-from distill.training import TrainConfig, clip_gradients, parameter_groups, train
+from distill.training import LoopOptions, TrainConfig, clip_gradients, parameter_groups, train
+
+LR = 5e-5
+SMALL_BATCHES = LoopOptions(batch_size=4, log_every=1)
 
 SENTENCES = [
     "a great fun movie",
@@ -74,7 +82,9 @@ def test_paper_configuration_runs_both_stages(paper_pair, tmp_path):
     def save(model, directory):
         model.save_pretrained(directory)
 
-    config = TrainConfig(tmp_path / "stage1", epochs=1, batch_size=4, log_every=1, stage="stage1")
+    config = TrainConfig(
+        tmp_path / "stage1", 1, LR, LoopOptions(batch_size=4, log_every=1), "stage1"
+    )
     trained = train(
         config,
         distiller,
@@ -84,11 +94,13 @@ def test_paper_configuration_runs_both_stages(paper_pair, tmp_path):
         collator(tokenizer),
         lambda d, directory: save(d.student, directory),
     )
-    config = TrainConfig(tmp_path / "stage2", epochs=1, batch_size=4, log_every=1, stage="stage2")
+    config = TrainConfig(
+        tmp_path / "stage2", 1, LR, LoopOptions(batch_size=4, log_every=1), "stage2"
+    )
     train(
         config,
         trained.student,
-        lambda m, b: prediction_step(m, b, teacher_logits(teacher)),
+        lambda m, b: prediction_step(m, b, teacher_logits(teacher), 1.0),
         data,
         lengths,
         collator(tokenizer),
@@ -115,7 +127,7 @@ def released_groups(model: nn.Module) -> list[list[nn.Parameter]]:
 def test_weight_decay_groups_are_the_released_ones(paper_pair):
     _, teacher, student = paper_pair
     distiller = IntermediateDistiller(student, teacher, layer_mapping("uniform", 4, 12))
-    ours = parameter_groups(distiller, TrainConfig(".", epochs=1).weight_decay)
+    ours = parameter_groups(distiller, LoopOptions().weight_decay)
     released = released_groups(distiller)
     assert [[id(p) for p in g["params"]] for g in ours] == [[id(p) for p in g] for g in released]
     assert [g["weight_decay"] for g in ours] == [0.01, 0.0]  # released: 0.01 and 0.0
@@ -144,15 +156,14 @@ def test_released_soft_cross_entropy_is_eq10_divided_by_the_number_of_classes(cl
 
 def test_clipping_per_tensor_is_bertadams(tmp_path):
     """BertAdam (max_grad_norm=1.0 by default) clips each parameter's gradient on its own."""
-    assert TrainConfig(tmp_path, epochs=1).max_grad_norm == 1.0
+    assert LoopOptions().max_grad_norm == 1.0
     model = nn.Linear(3, 2)
     model.weight.grad = torch.full((2, 3), 2.0)  # norm sqrt(24): clipped to 1
     model.bias.grad = torch.tensor([0.3, 0.4])  # norm 0.5: unchanged
-    config = TrainConfig(tmp_path, epochs=1, clipping="per_tensor")
-    clip_gradients(Accelerator(cpu=True), model, config)
+    clip_gradients(Accelerator(cpu=True), model, LoopOptions(clipping="per_tensor"))
     assert model.weight.grad.norm().item() == pytest.approx(1.0, rel=1e-6)
     assert model.bias.grad.tolist() == pytest.approx([0.3, 0.4])
-    global_config = TrainConfig(tmp_path, epochs=1)  # torch's rule: one norm over all
+    global_config = LoopOptions()  # torch's rule: one norm over all
     model.weight.grad, model.bias.grad = torch.full((2, 3), 2.0), torch.tensor([0.3, 0.4])
     clip_gradients(Accelerator(cpu=True), model, global_config)
     total = torch.cat([model.weight.grad.flatten(), model.bias.grad]).norm().item()
@@ -167,11 +178,11 @@ def logged_rates(tmp_path, tokenizer, schedule: str) -> list[float]:
     )
     data = dataset(tokenizer)
     out = tmp_path / schedule
-    config = TrainConfig(out, epochs=2, batch_size=4, log_every=1, lr_schedule=schedule)
+    config = TrainConfig(out, 2, LR, LoopOptions(batch_size=4, log_every=1), lr_schedule=schedule)
     train(
         config,
         model,
-        lambda m, b: prediction_step(m, b, None),
+        gold_label_step,
         data,
         [len(f["input_ids"]) for f in data],
         collator(tokenizer),
@@ -185,7 +196,7 @@ def test_stage1_constant_rate_is_the_released_schedule_none(paper_pair, tmp_path
     every step; stage 2: ``warmup_linear``."""
     tokenizer = paper_pair[0]
     constant = logged_rates(tmp_path, tokenizer, "constant")
-    assert constant == [TrainConfig(tmp_path, epochs=1).learning_rate] * 4
+    assert constant == [LR] * 4
     linear = logged_rates(tmp_path, tokenizer, "linear")
     assert (
         linear[0] == constant[0]
@@ -193,14 +204,14 @@ def test_stage1_constant_rate_is_the_released_schedule_none(paper_pair, tmp_path
         and linear[-1] < linear[0]
     )
     with pytest.raises(ValueError, match="lr_schedule"):
-        TrainConfig(tmp_path, epochs=1, lr_schedule="cosine")
+        TrainConfig(tmp_path, 1, LR, lr_schedule="cosine")
 
 
 def test_stage1_epochs_are_the_papers():
     """Sec. 4.2 and footnote 4: 20 intermediate-distillation epochs, 10 for the large sets
     (MNLI, QQP, QNLI -- SST-2 is not one), 50 for CoLA."""
+    from distill.experiments.profiles import PROFILES
     from distill.glue import TASKS
-    from distill.profiles import PROFILES
 
     epochs = {name: task.stage1_epochs for name, task in TASKS.items()}
     assert epochs == {

@@ -9,10 +9,12 @@ from filelock import FileLock
 from test_distill_cli import write_corpus, write_rte
 
 from analysis.tables import load_results
-from distill import runner as runner_module
+from distill import stages
 from distill.experiments import EXPERIMENTS
-from distill.profiles import PROFILES, get_profile
-from distill.runner import Runner, git_commit, main
+from distill.experiments import runner as runner_module
+from distill.experiments.layout import RunRecord
+from distill.experiments.profiles import PROFILES, get_profile
+from distill.experiments.runner import Runner, git_commit, main
 
 
 @pytest.fixture(scope="module")
@@ -43,14 +45,22 @@ def test_table_runs_store_results_with_their_recipe(finished):
     record = json.loads(paths[1].read_text())
     assert record["row"] == "w/o GD" and record["table"] == "table2" and record["seed"] == 0
     assert set(record["metrics"]) == {"dev/acc"}
-    assert "--random-init" not in record["command"]  # the switch comes from --experiment
-    assert record["command"][record["command"].index("--experiment") + 1] == "no-gd"
+    assert "--random-init" in record["command"]  # the row's switch, in the pasteable command
     assert "--student" not in record["command"]  # w/o GD starts from a random student
     assert record["profile"]["name"] == "smoke" and record["commit"]
     assert record["train_seconds"] > 0 and record["wall_time_s"] > 0
     command = record["command"]
     assert command[command.index("--stage2-lr") + 1] == "0.0002"
-    assert "--stage1-lr" not in command  # unset in the profile: the CLI's (paper's) default
+    assert "--stage1-lr" not in command  # the profile's is the paper's, the default
+    run = RunRecord.read(paths[0])  # what the run used, beside its command
+    assert run.mapping == [0, 2, 4, 6] and run.settings["objectives"] == [
+        "embd",
+        "attn",
+        "hidn",
+        "pred",
+    ]
+    assert run.settings["stage1_lr"] == profile_value(runner, "stage1_lr")
+    assert run.settings["temperature"] == 1.0 and run.settings["stage2_examples"] > 0
     for shared in ("teachers/rte.json", "general.json", "augment/rte.json"):
         assert (runner.results_dir / shared).is_file()
     general = json.loads((runner.results_dir / "general.json").read_text())["command"]
@@ -65,18 +75,28 @@ def test_table_runs_store_results_with_their_recipe(finished):
     assert sorted(table["row"].unique()) == ["TinyBERT4", "w/o DA", "w/o GD", "w/o TD"]
 
 
+def profile_value(runner, name):
+    return getattr(runner.profile, name)
+
+
+def no_stage_runs(monkeypatch) -> list:
+    """Record any stage the runner calls instead of running it."""
+    calls = []
+    for name in ("finetune", "general", "task"):
+        monkeypatch.setattr(stages, name, calls.append)
+    return calls
+
+
 def test_finished_runs_are_skipped(finished, monkeypatch):
     runner, paths = finished
-    calls = []
-    monkeypatch.setattr(runner_module, "_distill", calls.append)
+    calls = no_stage_runs(monkeypatch)
     assert runner.run_table("table2") == paths
     assert calls == []
 
 
 def test_a_run_another_runner_holds_is_left_to_it(finished, monkeypatch):
     runner, _ = finished
-    calls = []
-    monkeypatch.setattr(runner_module, "_distill", calls.append)
+    calls = no_stage_runs(monkeypatch)
     held = FileLock(runner.work / "locks" / "run-no-embd-rte-seed0.lock")
     with held.acquire(timeout=0):
         assert runner.run("table3", EXPERIMENTS["no-embd"], "rte", 0) is None
@@ -145,13 +165,13 @@ def test_without_trm_starts_from_an_embedding_only_general_distillation(finished
     command = json.loads(path.read_text())["command"]
     assert command[command.index("--student") + 1] == "WORK/general-without-trm"
     piece = json.loads((runner.results_dir / "general-without-trm.json").read_text())
-    assert piece["command"][-2:] == ["--without", "trm"]
+    assert piece["command"][piece["command"].index("--without") + 1] == "trm"
     assert {"embd"} <= set(piece["final_log"]) and not {"attn", "hidn"} & set(piece["final_log"])
 
 
 def test_status_reports_the_teacher_cache_size(finished, tmp_path):
     runner, _ = finished
-    files = [path for path in runner.cache.rglob("*") if path.is_file()]
+    files = [path for path in runner.layout.teacher_cache.rglob("*") if path.is_file()]
     assert files, "the runs should have filled the teacher cache"
     assert runner.cache_bytes() == sum(path.stat().st_size for path in files)
     assert Runner(runner.profile, tmp_path / "work", tmp_path / "results").cache_bytes() == 0
@@ -175,7 +195,7 @@ def test_a_changed_profile_cannot_reuse_the_folders(finished):
     runner, _ = finished
     changed = dataclasses.replace(runner.profile, stage2_epochs=7)
     with pytest.raises(ValueError, match=r"another configuration .* \['stage2_epochs'\]"):
-        Runner(changed, runner.work, runner.results_dir)
+        Runner(changed, runner.work, runner.results_dir).check_profile()
 
 
 def test_a_profile_may_gain_a_task_or_a_seed(finished):
@@ -188,8 +208,10 @@ def test_a_profile_may_gain_a_task_or_a_seed(finished):
     )
     changed_old_task = dataclasses.replace(grown, n_a={**grown.n_a, "rte": 5})
     with pytest.raises(ValueError, match=r"another configuration .* \['n_a'\]"):
-        Runner(changed_old_task, runner.work, runner.results_dir)
-    statuses = Runner(grown, runner.work, runner.results_dir).status(("table2",))
+        Runner(changed_old_task, runner.work, runner.results_dir).check_profile()
+    grown_runner = Runner(grown, runner.work, runner.results_dir)
+    grown_runner.check_profile()
+    statuses = grown_runner.status(("table2",))
     stamp = json.loads((runner.results_dir / "profile.json").read_text())
     assert stamp["tasks"] == [*runner.profile.tasks, "mrpc"] and stamp["seeds"][-1] == 9
     done = {(row["task"], row["seed"]) for row in statuses if row["done"]}
@@ -229,3 +251,41 @@ def test_only_uncommitted_code_marks_the_commit_dirty(tmp_path):
     assert git_commit(tmp_path) == clean
     (tmp_path / "distill" / "code.py").write_text("x = 2\n")
     assert git_commit(tmp_path) == clean + "-dirty"
+
+
+def test_the_teacher_is_the_candidate_with_the_best_dev_score(tmp_path, monkeypatch):
+    """Issue 15's teacher pilot: with alternatives, every pre-trained candidate is fine-tuned
+    and the task keeps the best on its dev metric; the record publishes them all."""
+    profile = dataclasses.replace(
+        PROFILES["smoke"],
+        tasks=("mrpc",),
+        teacher_alternatives=("shared:minilm-wiki-mlm", "bert-base-uncased"),
+    )
+    runner = Runner(profile, tmp_path / "work", tmp_path / "results")
+    scores = {0: 0.70, 1: 0.84, 2: 0.80}  # dev F1 of each candidate, MRPC's metric
+    tuned = []
+
+    def fine_tuned(task, name, candidate):
+        tuned.append(runner.pretrained_teacher(name))
+        return {"task": task, "model": name, "metrics": {"dev/f1": scores[candidate],
+                "dev/acc": 1 - scores[candidate]}, "wall_time_s": 10.0}  # fmt: skip
+
+    monkeypatch.setattr(runner, "_fine_tuned", fine_tuned)
+    teacher = runner.teacher("mrpc")
+    assert teacher == runner.work / "teacher" / "mrpc-alternative1" / "best"
+    assert tuned[1].endswith("shared/assets/models/minilm-wiki-mlm")
+    record = json.loads(runner.results.teacher_record("mrpc").read_text())
+    assert record["model"] == "shared:minilm-wiki-mlm" and record["chosen_by"] == "dev/f1"
+    assert [c["metrics"]["dev/f1"] for c in record["candidates"]] == [0.70, 0.84, 0.80]
+    assert record["wall_time_s"] == 30.0  # the cost of the piece is every candidate's
+    tuned.clear()
+    assert runner.teacher("mrpc") == teacher and tuned == []  # chosen once, then read
+
+
+def test_a_stamp_from_before_a_setting_existed_takes_its_default(finished):
+    """A setting added to profiles later (a tuple here, a list once in JSON) changes no
+    finished run whose stamp lacks it."""
+    runner, _ = finished
+    stamp = json.loads((runner.results_dir / "profile.json").read_text())
+    older = {key: value for key, value in stamp.items() if key != "teacher_alternatives"}
+    assert runner_module._recipe_changes(older, stamp) == []

@@ -7,9 +7,9 @@ import torch
 from tiny import make_tokenizer, tiny_config
 from transformers import BertForSequenceClassification
 
-from distill.distiller import prediction_step
+from distill.distiller import gold_label_step
 from distill.glue import collator
-from distill.training import TrainConfig, train
+from distill.training import LoopOptions, TrainConfig, train
 
 event_accumulator = pytest.importorskip(
     "tensorboard.backend.event_processing.event_accumulator",
@@ -36,13 +36,12 @@ def test_tensorboard_event_file_holds_the_logged_losses(tmp_path):
         tiny_config(len(tokenizer), layers=1, hidden=8, heads=2, intermediate=16, num_labels=2)
     )
     out = tmp_path / "run"
-    config = TrainConfig(
-        out, epochs=2, batch_size=4, log_every=1, stage="stage2", report_to=("tensorboard",)
-    )
+    loop = LoopOptions(batch_size=4, log_every=1, report_to=("tensorboard",))
+    config = TrainConfig(out, epochs=2, learning_rate=5e-5, loop=loop, stage="stage2")
     train(
         config,
         model,
-        lambda m, b: prediction_step(m, b, None),
+        gold_label_step,
         data,
         [len(f["input_ids"]) for f in data],
         collator(tokenizer),

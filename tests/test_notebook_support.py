@@ -12,8 +12,8 @@ import pandas as pd  # noqa: E402
 
 from analysis import notebook_support as nb  # noqa: E402
 from distill.experiments import EXPERIMENTS  # noqa: E402
-from distill.profiles import get_profile  # noqa: E402
-from distill.runner import Runner  # noqa: E402
+from distill.experiments.profiles import get_profile  # noqa: E402
+from distill.experiments.runner import Runner  # noqa: E402
 
 
 def test_training_is_off_unless_asked(monkeypatch):

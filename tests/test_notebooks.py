@@ -19,7 +19,7 @@ import nbformat
 import pytest
 
 from analysis.notebook_support import RENDERED_FROM, inputs_digest, matching_files
-from distill.profiles import PROFILES
+from distill.experiments.profiles import PROFILES
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 SMOKE = PROFILES["smoke"]

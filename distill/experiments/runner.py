@@ -11,13 +11,15 @@ A table run needs pieces shared between its rows, built once and reused:
     augmented (task)   Algorithm 1 on the training set                    -> work/augment/
     run (row, task, seed)  task distillation with the row's switches      -> work/runs/
 
-Every piece is a ``python -m distill`` / ``python -m augment`` command run in-process, so
-an interrupted piece resumes from its own checkpoint when the runner is started again;
-finished pieces are recognised by their final files and skipped. Teacher outputs are
-cached (``--teacher-cache``) and shared by all rows with the same teacher, data and
-mapping. Each finished run writes ``results/<profile>/<table>/<row>/<task>/seed<k>.json``
-(the schema :mod:`analysis.tables` reads) with its metrics, the exact command, profile,
-commit and wall time; teacher and general-distillation results go beside them.
+Every piece is a stage of :mod:`distill.stages` (or :func:`augment.api.augment`) called
+with a spec built from the profile and the table row, so an interrupted piece resumes from
+its own checkpoint when the runner is started again; finished pieces are recognised by
+their final files and skipped. Teacher outputs are cached and shared by all rows with the
+same teacher, data and mapping. Each finished run writes a
+:class:`~distill.experiments.layout.RunRecord` (``results/<profile>/<table>/<row>/<task>/
+seed<k>.json``, paths in :mod:`distill.experiments.layout`) with its metrics, the command
+that trains it, what it used, profile, commit and time; the teachers', augmentation's and
+general distillation's records go beside them.
 
 Several runners may share one work folder (e.g. one per CPU core): each shared piece is
 built under a lock by the first runner that needs it while the others wait, and a run that
@@ -26,7 +28,7 @@ another runner is training is skipped, so the runners split the remaining runs b
 Seeds vary task distillation (student head, data order, dropout); the fine-tuned teacher,
 the general-distilled student and the augmented data are shared by all seeds of a row.
 Table 3's "TinyBERT4" and Table 4's "Uniform" rows are the same run as Table 2's, as in
-the paper; they are run (and stored) once, under Table 2.
+the paper; they are run (and stored) once, under Table 2 (:func:`layout.canonical`).
 """
 
 from __future__ import annotations
@@ -44,32 +46,50 @@ from pathlib import Path
 
 import torch
 from filelock import FileLock, Timeout
-from transformers import AutoConfig
 
 from augment.api import AugmentSettings, AugmentSpec, augment
-from distill.adaptive_mapping import MAPPING_FILE
-from distill.distiller import INTERMEDIATE_OBJECTIVES
+from distill import stages
 from distill.errors import DistillError, MissingInput, OneLineParser
-from distill.experiments import EXPERIMENTS, TABLES, Experiment
-from distill.glue import get_task
-from distill.hub import MINILM
-from distill.mapping import ADAPTIVE, layer_mapping, parse_mapping
-from distill.model_card import CardRecipe, write_card
-from distill.profiles import (
+from distill.experiments.ablations import EXPERIMENTS, TABLES, Experiment
+from distill.experiments.layout import (
+    ResultsLayout,
+    RunRecord,
+    WorkLayout,
+    canonical,
+    general_name,
+    write_json,
+)
+from distill.experiments.profiles import (
     BEST_LOCAL_MLM,
     PIP_MINILM,
     PROFILE_DEFAULTS,
+    PROFILES,
     ROOT,
+    SHARED_MODEL,
     TINY_RANDOM,
     Profile,
+    get_profile,
     per_task,
 )
+from distill.glue import get_task
+from distill.hub import MINILM, quiet_loading
+from distill.model_card import CardRecipe, write_card
+from distill.stages import (
+    DistillOptions,
+    EvaluateSpec,
+    FinetuneSpec,
+    GeneralSpec,
+    TaskResult,
+    TaskSpec,
+    to_argv,
+)
+from distill.training import LoopOptions
 
 logger = logging.getLogger(__name__)
 
-FULL = EXPERIMENTS["full"]
 CODE_PATHS = ("augment", "distill", "analysis", "pyproject.toml")
-SHARED_MLM = ROOT.parent / "shared" / "assets" / "models" / "minilm-wiki-mlm"
+SHARED_MODELS = ROOT.parent / "shared" / "assets" / "models"
+SHARED_MLM = SHARED_MODELS / "minilm-wiki-mlm"
 
 
 def git_commit(root: Path = ROOT) -> str:
@@ -94,26 +114,12 @@ def git_commit(root: Path = ROOT) -> str:
     return commit + ("-dirty" if dirty else "")
 
 
-def _write_json(path: Path, record: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial")
-    partial.write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
-    partial.replace(path)
-
-
-def _distill(argv: list[str]) -> None:
-    from distill.cli import main
-
-    logger.info("python -m distill %s", " ".join(argv))
-    main(argv)
-
-
 class Runner:
     """Builds the pieces of a profile's tables under ``work_dir`` and stores results.
 
-    Defaults: ``runs/<profile>`` for checkpoints (never committed) and
-    ``results/<profile>`` for results (committed), except for ``smoke``, whose results
-    stay in its work folder.
+    Defaults: ``runs/<profile>`` for checkpoints (never committed) and ``results/<profile>``
+    for results (committed), or ``WORK/results`` for a profile that does not publish them
+    (``smoke``). The profile is stamped into both folders when the first piece is built.
     """
 
     def __init__(
@@ -125,26 +131,36 @@ class Runner:
         cache_max_gb: float | None = None,
     ):
         self.profile = profile
-        self.work = Path(work_dir or ROOT / "runs" / profile.name)
-        default_results = (
-            self.work / "results" if profile.name == "smoke" else ROOT / "results" / profile.name
+        work = Path(work_dir or ROOT / "runs" / profile.name)
+        published = ROOT / "results" / profile.name
+        self.layout = WorkLayout(work)
+        self.results = ResultsLayout(
+            Path(results_dir or (published if profile.publish_results else work / "results"))
         )
-        self.results_dir = Path(results_dir or default_results)
-        self.data_dir = self.work / "glue"
         # The code this process runs is the code checked out when it started; later
         # commits or edits must not be credited with its results.
         self.commit = git_commit()
-        self.cache = self.work / "teacher-cache"
         self.keep_checkpoints = keep_checkpoints
         self.cache_max_gb = cache_max_gb
-        self._check_profile()
+        self._stamped = False
 
-    def _check_profile(self) -> None:
+    @property
+    def work(self) -> Path:
+        return self.layout.work
+
+    @property
+    def results_dir(self) -> Path:
+        return self.results.results
+
+    def check_profile(self) -> None:
         """Refuse to mix pieces or results of two different profiles in one folder.
 
-        A folder may grow by a task or a seed (see :func:`_recipe_changes`); its stamp then
-        records the profile as it is now.
+        Checked before anything is built, not when a finished piece is only read. A folder
+        may grow by a task or a seed (see :func:`_recipe_changes`); its stamp then records
+        the profile as it is now.
         """
+        if self._stamped:
+            return
         described = json.loads(json.dumps(self.profile.describe()))
         for folder in (self.work, self.results_dir):
             stamp = folder / "profile.json"
@@ -158,17 +174,29 @@ class Runner:
                         f"{folder} holds runs of another configuration of profile "
                         f"{self.profile.name!r} (differs in {changed}); use another folder"
                     )
-            _write_json(stamp, described)
+            write_json(stamp, described)
+        self._stamped = True
+
+    def _loop(self, seed: int, batch_size: int | None = None) -> LoopOptions:
+        return LoopOptions(
+            batch_size=batch_size or self.profile.batch_size,
+            seed=seed,
+            clipping=self.profile.clipping,
+        )
 
     # ---- shared pieces -------------------------------------------------------------
 
-    def pretrained_teacher(self) -> str:
-        """The pre-trained (not fine-tuned) teacher: hub name or local folder."""
-        if self.profile.teacher == PIP_MINILM:
+    def pretrained_teacher(self, name: str | None = None) -> str:
+        """A pre-trained (not fine-tuned) teacher as a hub name or local folder: the
+        profile's, or ``name`` (one of its alternatives)."""
+        name = name or self.profile.teacher
+        if name == PIP_MINILM:
             return MINILM
-        if self.profile.teacher == TINY_RANDOM:
+        if name == TINY_RANDOM:
             return str(self._tiny_model(self.work / "tiny-teacher", masked_lm=False))
-        return self.profile.teacher
+        if name.startswith(SHARED_MODEL):
+            return str(SHARED_MODELS / name.removeprefix(SHARED_MODEL))
+        return name
 
     def masked_lm(self) -> str:
         """The ``--mlm`` for augmentation: the best one available for the profile."""
@@ -201,12 +229,15 @@ class Runner:
         return folder
 
     def data(self, task_name: str) -> Path:
-        """The task's GLUE folder, training (and, for smoke, dev) sets reduced as profiled."""
+        """The GLUE folder (``WORK/glue``) with the task's training (and, for smoke, dev)
+        sets reduced as profiled."""
         task = get_task(task_name)
-        source, target = self.profile.glue_dir / task.directory, self.data_dir / task.directory
+        source, target = self.profile.glue_dir / task.directory, self.layout.glue / task.directory
+        if (target / "done").is_file():
+            return self.layout.glue
         with self._building(f"data-{task.name}"):
             if (target / "done").is_file():
-                return target
+                return self.layout.glue
             if not source.is_dir():
                 raise MissingInput(f"{source}: GLUE {task.directory} folder not found")
             target.mkdir(parents=True, exist_ok=True)
@@ -218,82 +249,123 @@ class Runner:
                 source_file, target_file = source / f"{split}.tsv", target / f"{split}.tsv"
                 _sample_tsv(source_file, target_file, task.has_header, limit)
             (target / "done").write_text("")
-        return target
+        return self.layout.glue
 
     def teacher(self, task_name: str) -> Path:
-        """The fine-tuned teacher (best dev checkpoint); its dev metrics go to results."""
-        folder = self.work / "teacher" / task_name
-        with self._building(f"teacher-{task_name}"):
-            if not (folder / "config.json").is_file():
-                self.data(task_name)
-                started = time.time()
-                argv = [
-                    "finetune",
-                    *("--task", task_name, "--data-dir", str(self.data_dir)),
-                    *("--model", self.pretrained_teacher(), "--output-dir", str(folder)),
-                    *("--epochs", str(per_task(self.profile.finetune_epochs, task_name))),
-                    *("--lr", str(self.profile.finetune_lr)),
-                    *("--batch-size", str(self.profile.batch_size), "--seed", "0"),
-                ]
-                _distill(argv)
-                record = self._record(
-                    self.results_dir / "teachers" / f"{task_name}.json",
-                    {"task": task_name, "model": self._portable([self.pretrained_teacher()])[0]},
-                    argv,
-                    folder / "best",
-                    task_name,
-                    time.time() - started,
-                )
-                self._write_card(folder / "best", record)
-                if not self.keep_checkpoints:
-                    _drop_resume_state(folder, keep_weights=False)  # the teacher is best/
+        """The fine-tuned teacher (best dev checkpoint); its dev metrics go to results. With
+        alternatives in the profile, see :meth:`_chosen_teacher`."""
+        if self.profile.teacher_alternatives:
+            return self._chosen_teacher(task_name)
+        folder = self.layout.teacher(task_name)
+        if not (folder / "config.json").is_file():
+            with self._building(f"teacher-{task_name}"):
+                if not (folder / "config.json").is_file():
+                    record = self._fine_tuned(task_name, self.profile.teacher, 0)
+                    write_json(self.results.teacher_record(task_name), record)
         return folder / "best"
+
+    def _chosen_teacher(self, task_name: str) -> Path:
+        """Each pre-trained candidate (the profile's teacher, then its alternatives)
+        fine-tuned; the teacher is the one with the best dev score on the task (ties: the
+        first), and the task's record lists every candidate's scores."""
+        choice = self.layout.teacher_choice(task_name)
+        if not choice.is_file():
+            with self._building(f"teacher-{task_name}"):
+                if not choice.is_file():
+                    names = (self.profile.teacher, *self.profile.teacher_alternatives)
+                    records = [self._fine_tuned(task_name, name, i) for i, name in enumerate(names)]
+                    task = get_task(task_name)
+                    metric = f"{task.dev_splits[0]}/{task.metric}"
+                    best = max(range(len(records)), key=lambda i: records[i]["metrics"][metric])
+                    record = records[best] | {
+                        "candidates": records,
+                        "chosen_by": metric,
+                        "wall_time_s": round(sum(r["wall_time_s"] for r in records), 1),
+                    }
+                    write_json(self.results.teacher_record(task_name), record)
+                    folder = self.layout.teacher(task_name, best) / "best"
+                    write_json(choice, {"teacher": str(folder.relative_to(self.work))})
+        return self.work / json.loads(choice.read_text(encoding="utf-8"))["teacher"]
+
+    def _fine_tuned(self, task_name: str, name: str, candidate: int) -> dict:
+        """Fine-tune one pre-trained candidate (or find it fine-tuned) and score it."""
+        folder = self.layout.teacher(task_name, candidate)
+        record_file = folder / "record.json"
+        if record_file.is_file():
+            return json.loads(record_file.read_text(encoding="utf-8"))
+        spec = FinetuneSpec(
+            task=task_name,
+            data_dir=self.data(task_name),
+            model=self.pretrained_teacher(name),
+            output_dir=folder,
+            epochs=per_task(self.profile.finetune_epochs, task_name),
+            lr=self.profile.finetune_lr,
+            loop=self._loop(seed=0),
+        )
+        started = time.time()
+        self._call(stages.finetune, spec)
+        record = self._scored(
+            {"task": task_name, "model": self._portable([self.pretrained_teacher(name)])[0]},
+            spec,
+            folder / "best",
+            time.time() - started,
+        )
+        self._write_card(folder / "best", record, spec)
+        if not self.keep_checkpoints:
+            _drop_resume_state(folder, keep_weights=False)  # the teacher is best/
+        write_json(record_file, record)
+        return record
 
     def general(self, without: tuple[str, ...] = ()) -> Path:
         """The general-distilled student, shared by the rows that start from it: the full
         one, or with the objectives in ``without`` left out (the paper's "w/o Trm" row
         starts from an embedding-only general distillation, footnote 11)."""
-        name = "general" + "".join(f"-without-{objective}" for objective in without)
-        folder = self.work / name
-        with self._building(name):
-            if not (folder / "config.json").is_file():
-                started = time.time()
-                argv = [
-                    "general",
-                    *("--teacher", self.pretrained_teacher(), "--corpus", str(self.profile.corpus)),
-                    *("--student-preset", self.profile.student_preset),
-                    *("--output-dir", str(folder), "--seed", "0"),
-                    *("--epochs", str(self.profile.general_epochs)),
-                    *("--max-length", str(self.profile.general_max_length)),
-                    *("--batch-size", str(self.profile.batch_size)),
-                ]
-                if self.profile.general_lr is not None:
-                    argv += ["--lr", str(self.profile.general_lr)]
-                if self.profile.general_max_lines:
-                    argv += ["--max-lines", str(self.profile.general_max_lines)]
-                for objective in without:
-                    argv += ["--without", objective]
-                _distill(argv)
-                if not self.keep_checkpoints:
-                    _drop_resume_state(folder, keep_weights=True)
-                record = {
-                    "command": ["python", "-m", "distill", *self._portable(argv)],
-                    "profile": self.profile.describe(),
-                    "commit": self.commit,
-                    "wall_time_s": round(time.time() - started, 1),
-                    "final_log": _last_log(folder),
-                }
-                _write_json(self.results_dir / f"{name}.json", record)
+        folder = self.layout.general(without)
+        if (folder / "config.json").is_file():
+            return folder
+        with self._building(general_name(without)):
+            if (folder / "config.json").is_file():
+                return folder
+            spec = GeneralSpec(
+                corpus=self.profile.corpus,
+                output_dir=folder,
+                distill=DistillOptions(
+                    teacher=self.pretrained_teacher(),
+                    student_preset=self.profile.student_preset,
+                    without=without,
+                    projection=self.profile.projection,
+                    padding=self.profile.padding,
+                ),
+                max_length=self.profile.general_max_length,
+                max_lines=self.profile.general_max_lines,
+                epochs=self.profile.general_epochs,
+                lr=self.profile.general_lr,
+                loop=self._loop(seed=0, batch_size=self.profile.general_batch_size),
+            )
+            started = time.time()
+            result = self._call(stages.general, spec)
+            if not self.keep_checkpoints:
+                _drop_resume_state(folder, keep_weights=True)
+            record = {
+                "command": self._command(spec),
+                "examples": result.examples,
+                "profile": self.profile.describe(),
+                "commit": self.commit,
+                "wall_time_s": round(time.time() - started, 1),
+                "final_log": _last_log(folder),
+            }
+            write_json(self.results.general_record(without), record)
         return folder
 
     def augmented(self, task_name: str) -> Path:
         """The task's training set augmented by Algorithm 1."""
-        output = self.work / "augment" / task_name / "train_aug.tsv"
+        output = self.layout.augmented(task_name)
+        if output.is_file():
+            return output
         with self._building(f"augment-{task_name}"):
             if output.is_file():
                 return output
-            task = get_task(task_name)
-            train = self.data(task_name) / "train.tsv"
+            train = self.data(task_name) / get_task(task_name).directory / "train.tsv"
             settings = AugmentSettings(
                 p_t=self.profile.p_t,
                 n_a=per_task(self.profile.n_a, task_name),
@@ -303,7 +375,7 @@ class Runner:
             spec = AugmentSpec(
                 input=train,
                 output=output,
-                task=task.name,
+                task=get_task(task_name).name,
                 settings=settings,
                 seed=0,
                 mlm=self.masked_lm(),
@@ -320,12 +392,12 @@ class Runner:
                 "input_lines": _count_lines(train),
                 "output_lines": _count_lines(output),
             }
-            _write_json(self.results_dir / "augment" / f"{task_name}.json", record)
+            write_json(self.results.augment_record(task_name), record)
         return output
 
     def prepare(self, tasks: tuple[str, ...] | None = None) -> None:
         """Build every shared piece the tables need: each task's teacher and augmented
-        set, then the general-distilled student (e.g. on one core while another runner
+        set, then the general-distilled students (e.g. on one core while another runner
         trains)."""
         for task in tasks or self.profile.tasks:
             self.teacher(task)
@@ -337,55 +409,55 @@ class Runner:
     # ---- runs ----------------------------------------------------------------------
 
     def result_path(self, table: str, experiment: Experiment, task: str, seed: int) -> Path:
-        table, experiment = _canonical(table, experiment)
-        return self.results_dir / table / experiment.name / task / f"seed{seed}.json"
+        return self.results.result(table, experiment, task, seed)
 
     def student(self, experiment: Experiment, task_name: str, seed: int) -> Path:
         """Task distillation for one row/task/seed; returns the selected final student."""
-        return self._train_student(experiment, task_name, seed)[0]
+        spec = self.task_spec(experiment, task_name, seed)
+        if not (spec.output_dir / "stage2" / "config.json").is_file():
+            self.check_profile()
+            self._call(stages.task, spec)
+        return spec.output_dir / "stage2" / "best"
 
-    def _train_student(
-        self, experiment: Experiment, task_name: str, seed: int
-    ) -> tuple[Path, list[str], float]:
-        """(final student, command, seconds spent in this command, shared pieces excluded)."""
-        folder = self.work / "runs" / experiment.name / task_name / f"seed{seed}"
-        argv = self.task_command(experiment, task_name, seed, folder)  # builds shared pieces
-        started = time.time()
-        if not (folder / "stage2" / "config.json").is_file():
-            _distill(argv)
-        return folder / "stage2" / "best", argv, time.time() - started
+    def task_spec(self, experiment: Experiment, task_name: str, seed: int) -> TaskSpec:
+        """The spec of one run, from the profile and the row (building the pieces it needs:
+        the task's own first, so that a parallel runner prepares them while another builds
+        the general-distilled student)."""
+        augmented = self.augmented(task_name) if experiment.augmentation else None
+        data_dir, teacher = self.data(task_name), self.teacher(task_name)
+        student = (
+            self.general(experiment.general_without) if experiment.general_distillation else None
+        )
+        base = TaskSpec(
+            task=task_name,
+            data_dir=data_dir,
+            output_dir=self.layout.run(experiment, task_name, seed),
+            distill=DistillOptions(
+                teacher=str(teacher),
+                student=student,
+                student_preset=self.profile.student_preset,
+                projection=self.profile.projection,
+                padding=self.profile.padding,
+                teacher_cache=self.layout.teacher_cache,
+                teacher_cache_max_gb=self.cache_max_gb,
+            ),
+            augmented_train=augmented,
+            temperature=self.profile.temperature,
+            stage1_epochs=self.stage1_epochs(task_name),
+            stage2_epochs=self.profile.stage2_epochs,
+            stage1_lr=self.profile.stage1_lr,
+            stage2_lr=self.profile.stage2_lr,
+            stage1_schedule=self.profile.stage1_schedule,
+            loop=self._loop(seed),
+        )
+        return experiment.apply(base)
 
-    def task_command(
-        self, experiment: Experiment, task_name: str, seed: int, folder: Path
-    ) -> list[str]:
-        """The ``python -m distill`` arguments of one run (building what it needs)."""
-        argv = [
-            "task",
-            "--experiment",
-            experiment.name,
-            *("--task", task_name, "--data-dir", str(self.data(task_name))),
-            *("--teacher", str(self.teacher(task_name))),
-            *("--student-preset", self.profile.student_preset),
-            *("--output-dir", str(folder), "--seed", str(seed)),
-            *("--batch-size", str(self.profile.batch_size)),
-            *("--stage2-epochs", str(self.profile.stage2_epochs)),
-            *("--teacher-cache", str(self.cache)),
-        ]
-        if self.cache_max_gb is not None:
-            argv += ["--teacher-cache-max-gb", str(self.cache_max_gb)]
-        # The task's own pieces first: a parallel runner prepares them while another
-        # builds the general-distilled student.
-        if experiment.augmentation:
-            argv += ["--augmented-train", str(self.augmented(task_name))]
-        if experiment.general_distillation:
-            argv += ["--student", str(self.general(experiment.general_without))]
+    def stage1_epochs(self, task_name: str) -> float:
+        """The profile's stage-1 epochs for the task: its one number, else the paper's for
+        the task times the profile's scale."""
         if self.profile.stage1_epochs is not None:
-            argv += ["--stage1-epochs", str(self.profile.stage1_epochs)]
-        if self.profile.stage1_lr is not None:
-            argv += ["--stage1-lr", str(self.profile.stage1_lr)]
-        if self.profile.stage2_lr is not None:
-            argv += ["--stage2-lr", str(self.profile.stage2_lr)]
-        return argv
+            return self.profile.stage1_epochs
+        return get_task(task_name).stage1_epochs * self.profile.stage1_epochs_scale
 
     def run(self, table: str, experiment: Experiment, task: str, seed: int) -> Path | None:
         """One result file: kept when it exists, else trained (or resumed) and scored.
@@ -395,8 +467,8 @@ class Runner:
         path = self.result_path(table, experiment, task, seed)
         if path.is_file():
             return path
-        table, experiment = _canonical(table, experiment)
-        lock = self._lock(f"run-{experiment.name}-{task}-seed{seed}")
+        table, experiment = canonical(table, experiment)
+        lock = FileLock(self._lock_path(f"run-{experiment.name}-{task}-seed{seed}"))
         try:
             lock.acquire(timeout=0)
         except Timeout:
@@ -405,14 +477,24 @@ class Runner:
         try:
             if path.is_file():  # finished by another runner since the first look
                 return path
-            best, argv, seconds = self._train_student(experiment, task, seed)
-            keys = {"table": table, "row": experiment.label, "task": task, "seed": seed}
-            keys["train_seconds"] = _training_seconds(best.parents[1])
-            keys["mapping"] = self._mapping(experiment, task, best)
-            record = self._record(path, keys, argv, best, task, seconds)
-            self._write_card(best, record, experiment)
+            spec = self.task_spec(experiment, task, seed)
+            self.check_profile()
+            started = time.time()
+            result = self._call(stages.task, spec)
+            keys = {
+                "table": table,
+                "row": experiment.label,
+                "task": task,
+                "seed": seed,
+                "mapping": result.mapping,
+                "settings": _settings(spec, result),
+                "train_seconds": _training_seconds(spec.output_dir),
+            }
+            record = self._scored(keys, spec, result.model, time.time() - started)
+            RunRecord(**record).write(path)
+            self._write_card(result.model, record, spec, experiment)
             if not self.keep_checkpoints:
-                _drop_intermediate(best.parents[1])
+                _drop_intermediate(spec.output_dir)
         finally:
             lock.release()
         return path
@@ -445,17 +527,23 @@ class Runner:
         """Every row x task x seed of one table (see :meth:`run_tables`)."""
         return self.run_tables((table,), tasks, seeds)
 
-    def _lock(self, name: str) -> FileLock:
-        path = self.work / "locks" / f"{name}.lock"
+    def _lock_path(self, name: str) -> Path:
+        path = self.layout.lock(name)
         path.parent.mkdir(parents=True, exist_ok=True)
-        return FileLock(path)
+        return path
 
     @contextmanager
     def _building(self, piece: str) -> Iterator[None]:
         """Hold ``piece``'s lock: parallel runners build a shared piece once, the others
-        wait for it and then find it finished."""
-        with self._lock(piece):
+        wait for it and then find it finished. The profile is checked first."""
+        self.check_profile()
+        with FileLock(self._lock_path(piece)):
             yield
+
+    def _call(self, stage, spec):
+        """Run a stage, logging the command that does the same."""
+        logger.info("python -m distill %s", " ".join(to_argv(spec)))
+        return stage(spec)
 
     def status(self, tables: tuple[str, ...] = tuple(TABLES)) -> list[dict]:
         """Which result files exist, one entry per (table, row, task, seed)."""
@@ -481,56 +569,38 @@ class Runner:
         """Disk taken by the teacher cache. It grows with every task, mapping and data
         variant (the CPU profile's four tasks filled 58 GB) and is rebuilt on demand, so a
         finished folder can drop it."""
-        if not self.cache.is_dir():
+        cache = self.layout.teacher_cache
+        if not cache.is_dir():
             return 0
-        return sum(path.stat().st_size for path in self.cache.rglob("*") if path.is_file())
+        return sum(path.stat().st_size for path in cache.rglob("*") if path.is_file())
 
-    def _record(
-        self, path: Path, keys: dict, argv: list[str], model: Path, task: str, seconds: float
-    ) -> dict:
-        """Score ``model`` on the task's dev split(s) and store the result with its recipe."""
-        from transformers import AutoTokenizer
+    def _command(self, spec) -> list[str]:
+        return ["python", "-m", "distill", *self._portable(to_argv(spec))]
 
-        from distill.evaluation import evaluate
-        from distill.models import load_student
-
-        metrics = evaluate(
-            load_student(model, with_head=True, what="model"),
-            get_task(task),
-            AutoTokenizer.from_pretrained(model),
-            self.data_dir,
+    def _scored(self, keys: dict, spec, model: Path, seconds: float) -> dict:
+        """``keys`` with the model's dev metrics (the task's dev split(s)) and its recipe."""
+        metrics = stages.evaluate(
+            EvaluateSpec(task=keys["task"], data_dir=spec.data_dir, model=model)
         )
         selection = model / "selection.json"
-        record = keys | {
+        return keys | {
             "metrics": metrics,
             "selected": json.loads(selection.read_text()) if selection.is_file() else None,
-            "command": ["python", "-m", "distill", *self._portable(argv)],
+            "command": self._command(spec),
             "profile": self.profile.describe(),
             "commit": self.commit,
             "wall_time_s": round(seconds, 1),
         }
-        _write_json(path, record)
-        return record
 
-    def _mapping(self, experiment: Experiment, task: str, student: Path) -> list[int] | None:
-        """The layer mapping ``[g(0), ..., g(M)]`` a run distilled with (``None`` without
-        stage 1): the adaptive choice as the run saved it, else the strategy resolved."""
-        if not experiment.intermediate:
-            return None
-        if experiment.mapping == ADAPTIVE:
-            saved = student.parents[1] / MAPPING_FILE
-            return json.loads(saved.read_text(encoding="utf-8"))["mapping"]
-        layers = AutoConfig.from_pretrained(student).num_hidden_layers
-        teacher_layers = AutoConfig.from_pretrained(self.teacher(task)).num_hidden_layers
-        return layer_mapping(parse_mapping(experiment.mapping), layers, teacher_layers)
-
-    def _write_card(self, model: Path, record: dict, experiment: Experiment | None = None) -> None:
+    def _write_card(
+        self, model: Path, record: dict, spec, experiment: Experiment | None = None
+    ) -> None:
         """The model card (``README.md``) of a finished model: what the record says, so a
         copied checkpoint still tells how it was made and how it scored."""
         task = record["task"]
         common = {
             "task": task,
-            "base_model": self.pretrained_teacher(),
+            "base_model": spec.model if experiment is None else self.pretrained_teacher(),
             "metrics": record["metrics"],
             "command": tuple(record["command"]),
             "commit": self.commit,
@@ -539,20 +609,14 @@ class Runner:
         if experiment is None:
             recipe = CardRecipe(
                 kind="teacher",
-                seed=0,
-                learning_rates={"finetune": self.profile.finetune_lr},
-                epochs={"finetune": per_task(self.profile.finetune_epochs, task)},
+                seed=spec.loop.seed,
+                learning_rates={"finetune": spec.lr},
+                epochs={"finetune": spec.epochs},
                 **common,
             )
         else:
-            from distill.cli import _objectives
-
-            intermediate, prediction = _objectives(list(experiment.without))
-            objectives = [o for o in INTERMEDIATE_OBJECTIVES if o in intermediate]
-            objectives = (objectives if experiment.intermediate else []) + (
-                ["pred"] if prediction else []
-            )
-            command = record["command"]
+            settings = record["settings"]
+            intermediate = settings["stage1_epochs"] is not None
             recipe = CardRecipe(
                 kind="student",
                 seed=record["seed"],
@@ -561,13 +625,17 @@ class Runner:
                 experiment=experiment.name,
                 experiment_label=experiment.label,
                 mapping=tuple(record["mapping"]) if record["mapping"] else None,
-                objectives=tuple(objectives),
-                learning_rates={
-                    stage: float(command[command.index(f"--{stage}-lr") + 1])
-                    for stage in ("stage1", "stage2")
-                    if f"--{stage}-lr" in command
-                },
-                epochs={"stage2": self.profile.stage2_epochs},
+                objectives=tuple(settings["objectives"]),
+                learning_rates=(
+                    {"stage1": spec.stage1_lr, "stage2": spec.stage2_lr}
+                    if intermediate
+                    else {"stage2": spec.stage2_lr}
+                ),
+                epochs=(
+                    {"stage1": settings["stage1_epochs"], "stage2": spec.stage2_epochs}
+                    if intermediate
+                    else {"stage2": spec.stage2_epochs}
+                ),
                 **common,
             )
         write_card(model, recipe, ROOT)
@@ -587,11 +655,31 @@ class Runner:
         return portable
 
 
+def _settings(spec: TaskSpec, result: TaskResult) -> dict:
+    """What a run used, beside its command: the resolved choices and the data sizes."""
+    return {
+        "objectives": list(result.objectives),
+        "temperature": spec.temperature,
+        "projection": spec.distill.projection,
+        "padding": spec.distill.padding,
+        "stage1_epochs": result.stage1_epochs,
+        "stage2_epochs": spec.stage2_epochs,
+        "stage1_lr": spec.stage1_lr if result.stage1_epochs is not None else None,
+        "stage2_lr": spec.stage2_lr,
+        "stage1_schedule": spec.stage1_schedule,
+        "batch_size": spec.loop.batch_size,
+        "clipping": spec.loop.clipping,
+        "stage1_examples": result.stage1_examples,
+        "stage2_examples": result.stage2_examples,
+    }
+
+
 def _recipe_changes(stored: dict, described: dict) -> list[str]:
     """The settings of ``described`` that would change a run made under ``stored``.
 
-    The lists of tasks and seeds only choose runs, and a per-task setting may gain an
-    entry for a task the stored profile did not have: neither changes a finished run.
+    The lists of tasks and seeds only choose runs, where the results go changes no run, and
+    a per-task setting may gain an entry for a task the stored profile did not have: none
+    of these changes a finished run.
     """
     new_tasks = set(described["tasks"]) - set(stored.get("tasks", ()))
     changed = []
@@ -599,7 +687,7 @@ def _recipe_changes(stored: dict, described: dict) -> list[str]:
         # a setting added to Profile later is absent from older stamps: its default is
         # what those runs used
         before = stored.get(key, PROFILE_DEFAULTS.get(key))
-        if key in ("tasks", "seeds") or before == value:
+        if key in ("tasks", "seeds", "publish_results") or before == value:
             continue
         if (
             isinstance(value, dict)
@@ -608,13 +696,6 @@ def _recipe_changes(stored: dict, described: dict) -> list[str]:
             continue
         changed.append(key)
     return sorted(changed)
-
-
-def _canonical(table: str, experiment: Experiment) -> tuple[str, Experiment]:
-    """A row that repeats the full configuration is Table 2's TinyBERT4 run."""
-    if experiment.flags() == FULL.flags():
-        return "table2", FULL
-    return table, experiment
 
 
 def _sample_tsv(source: Path, target: Path, header: bool, limit: int | None) -> None:
@@ -678,8 +759,6 @@ def _last_log(folder: Path) -> dict | None:
 def main(argv: list[str]) -> int:
     """``python -m distill experiments {run,prepare,status}``."""
 
-    from distill.profiles import PROFILES, get_profile
-
     parser = OneLineParser(
         prog="python -m distill experiments",
         description="Run the paper's Tables 2-4 for a profile; finished runs are skipped and "
@@ -692,7 +771,12 @@ def main(argv: list[str]) -> int:
         help="run the tables' runs; prepare only their shared pieces; status of the runs",
     )
     parser.add_argument("tables", nargs="*", default=list(TABLES), help="default: all tables")
-    parser.add_argument("--profile", choices=sorted(PROFILES), default="cpu")
+    parser.add_argument(
+        "--profile",
+        default="cpu",
+        help=f"a shipped profile ({', '.join(sorted(PROFILES))}) or a profile file (.toml; "
+        "copy one from profiles/)",
+    )
     parser.add_argument("--tasks", help="comma-separated subset of the profile's tasks")
     parser.add_argument("--seeds", help="comma-separated subset of the profile's seeds")
     parser.add_argument("--work-dir", type=Path, help="checkpoints (default runs/<profile>)")
@@ -708,7 +792,11 @@ def main(argv: list[str]) -> int:
         help="bound the teacher cache (stage-1 targets of every run; the cpu grid's reached "
         "58 GB unbounded); beyond it targets are recomputed, results unchanged",
     )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="show transformers' loading reports"
+    )
     args = parser.parse_args(argv)
+    quiet_loading(args.verbose)
     unknown = set(args.tables) - set(TABLES)
     if unknown:
         parser.error(f"unknown tables {sorted(unknown)}; use {sorted(TABLES)}")
@@ -731,7 +819,7 @@ def main(argv: list[str]) -> int:
             "Table 2's TinyBERT4 run, such as Table 4's Uniform, shares it)"
         )
         print(
-            f"teacher cache: {runner.cache_bytes() / 1e9:.1f} GB in {runner.cache} "
+            f"teacher cache: {runner.cache_bytes() / 1e9:.1f} GB in {runner.layout.teacher_cache} "
             "(rebuilt on demand; delete it once the runs are done)"
         )
         return 0

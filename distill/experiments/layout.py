@@ -1,0 +1,161 @@
+"""Where a reproduction keeps its pieces and results, and what a run's record holds.
+
+The runner writes, and ``analysis.tables``, ``analysis.cost`` and the notebooks read, through
+this one module:
+
+    WORK/glue/<Task>/               GLUE sets reduced as the profile says
+    WORK/teacher/<task>/best/       the fine-tuned teacher (<task>-alternative<i>/: other
+                                    candidates; <task>.json: which one is the teacher)
+    WORK/general[-without-X]/       a general-distilled student
+    WORK/augment/<task>/train_aug.tsv
+    WORK/runs/<row>/<task>/seed<k>/ a task-distillation run (final student: stage2/best)
+    WORK/teacher-cache/             teacher outputs shared by runs (rebuilt on demand)
+
+    RESULTS/profile.json            the profile the results were made with
+    RESULTS/teachers/<task>.json, RESULTS/general[-without-X].json, RESULTS/augment/<task>.json
+    RESULTS/<table>/<row>/<task>/seed<k>.json   one RunRecord per run
+
+A row that repeats the full procedure (Table 3's TinyBERT4, Table 4's Uniform) is Table 2's
+run, stored once under Table 2 (:func:`canonical`). Records name paths relative to the
+project (``../shared/...``, ``runs/...``) or to the work folder (``WORK/...``), never a
+machine's absolute paths.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from distill.experiments.ablations import FULL, FULL_RUN, Experiment
+
+RECORD_KEYS = ("table", "row", "task", "seed", "metrics")  # what every run record must hold
+
+
+@dataclass(frozen=True)
+class WorkLayout:
+    """The work folder: data, checkpoints, caches (never committed)."""
+
+    work: Path
+
+    @property
+    def glue(self) -> Path:
+        return self.work / "glue"
+
+    @property
+    def teacher_cache(self) -> Path:
+        return self.work / "teacher-cache"
+
+    def teacher(self, task: str, candidate: int = 0) -> Path:
+        """A fine-tuning folder (the teacher itself is its ``best/``): the profile's
+        teacher's, or its ``candidate``-th alternative's."""
+        name = task if candidate == 0 else f"{task}-alternative{candidate}"
+        return self.work / "teacher" / name
+
+    def teacher_choice(self, task: str) -> Path:
+        """Which fine-tuned candidate is the task's teacher, written once they all are."""
+        return self.work / "teacher" / f"{task}.json"
+
+    def general(self, without: tuple[str, ...] = ()) -> Path:
+        return self.work / general_name(without)
+
+    def augmented(self, task: str) -> Path:
+        return self.work / "augment" / task / "train_aug.tsv"
+
+    def run(self, experiment: Experiment, task: str, seed: int) -> Path:
+        return self.work / "runs" / experiment.name / task / f"seed{seed}"
+
+    def lock(self, piece: str) -> Path:
+        return self.work / "locks" / f"{piece}.lock"
+
+
+@dataclass(frozen=True)
+class ResultsLayout:
+    """The results folder: the records (committed)."""
+
+    results: Path
+
+    def result(self, table: str, experiment: Experiment, task: str, seed: int) -> Path:
+        table, experiment = canonical(table, experiment)
+        return self.results / table / experiment.name / task / f"seed{seed}.json"
+
+    def teacher_record(self, task: str) -> Path:
+        return self.results / "teachers" / f"{task}.json"
+
+    def general_record(self, without: tuple[str, ...] = ()) -> Path:
+        return self.results / f"{general_name(without)}.json"
+
+    def augment_record(self, task: str) -> Path:
+        return self.results / "augment" / f"{task}.json"
+
+    def run_records(self) -> list[Path]:
+        return sorted(self.results.rglob("seed*.json"))
+
+    def teacher_records(self) -> list[Path]:
+        return sorted(self.teacher_record("*").parent.glob("*.json"))
+
+    def augment_records(self) -> list[Path]:
+        return sorted(self.augment_record("*").parent.glob("*.json"))
+
+    def general_records(self) -> list[Path]:
+        return sorted(self.results.glob(f"{general_name(())}*.json"))
+
+
+def general_name(without: tuple[str, ...]) -> str:
+    """``general``, or e.g. ``general-without-trm`` for the "w/o Trm" row's start."""
+    return "general" + "".join(f"-without-{objective}" for objective in without)
+
+
+def canonical(table: str, experiment: Experiment) -> tuple[str, Experiment]:
+    """Where a row's run is stored: a row that repeats the full procedure is Table 2's."""
+    if experiment.same_run_as(FULL):
+        return FULL_RUN[0], FULL
+    return table, experiment
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One finished task-distillation run: its scores and how it was made.
+
+    ``metrics`` are ``{"<split>/<metric>": fraction}`` as ``distill.stages.evaluate`` returns;
+    ``command`` the ``python -m distill`` command that trains it; ``settings`` what the run
+    resolved and used (mapping, objectives, temperature, epochs, learning rates, data
+    sizes). ``wall_time_s`` is the process that finished the run, ``train_seconds`` its
+    stages' training time over every process that worked on them (resumed runs in full).
+    """
+
+    table: str
+    row: str
+    task: str
+    seed: int
+    metrics: dict[str, float]
+    mapping: list[int] | None = None
+    settings: dict | None = None
+    selected: dict | None = None
+    command: list[str] | None = None
+    profile: dict | None = None
+    commit: str | None = None
+    wall_time_s: float | None = None
+    train_seconds: float | None = None
+
+    @classmethod
+    def read(cls, path: str | Path) -> RunRecord:
+        """The record in ``path``; keys it does not know (older records' extras) are
+        ignored, a missing required key is an error naming the file."""
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        missing = [key for key in RECORD_KEYS if key not in data]
+        if missing:
+            raise ValueError(f"{path} lacks {missing}")
+        known = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in data.items() if key in known})
+
+    def write(self, path: str | Path) -> None:
+        write_json(Path(path), asdict(self))
+
+
+def write_json(path: Path, record: dict) -> None:
+    """Whole or not at all: written aside, then renamed into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
+    partial.replace(path)
