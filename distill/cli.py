@@ -24,7 +24,7 @@ from pathlib import Path
 from distill import stages
 from distill.adaptive_mapping import MAPPING_FILE
 from distill.errors import DistillError, OneLineParser, report_user_errors
-from distill.experiments.ablations import EXPERIMENTS
+from distill.experiments.ablations import EXPERIMENTS, TABLES
 from distill.hub import quiet_loading
 from distill.models import PROJECTION_MODES, STUDENT_PRESETS
 from distill.stages import (
@@ -224,7 +224,7 @@ def build_parser(experiment: str | None = None) -> argparse.ArgumentParser:
     )
     task_parser.add_argument(
         "--experiment",
-        choices=sorted(EXPERIMENTS),
+        choices=PAPER_ROWS,
         help="a paper ablation: its switches become the defaults of the flags above",
     )
     _distill_args(task)
@@ -250,6 +250,9 @@ def build_parser(experiment: str | None = None) -> argparse.ArgumentParser:
     evaluate.add("max_length", type=POSITIVE_INT)
     evaluate.add("output", type=Path, help="also write the metrics as JSON here")
     return parser
+
+
+PAPER_ROWS = sorted(e.name for rows in TABLES.values() for e in rows)
 
 
 def _as_flag_values(settings: dict[str, object]) -> dict[str, object]:
@@ -282,7 +285,7 @@ def parse(argv: list[str]):
     """``argv`` as (spec, verbose). ``--experiment`` is read first, so that its switches
     are the defaults of the flags and explicit flags override them."""
     probe = OneLineParser(prog="python -m distill task", add_help=False)
-    probe.add_argument("--experiment", choices=sorted(EXPERIMENTS))
+    probe.add_argument("--experiment", choices=PAPER_ROWS)
     known, _ = probe.parse_known_args(argv if "task" in argv else [])
     args = build_parser(known.experiment).parse_args(argv)
     if args.command == "experiments":  # python -m distill dispatches it to the runner

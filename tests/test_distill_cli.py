@@ -445,7 +445,7 @@ def test_an_experiment_is_the_default_of_its_flags_and_explicit_flags_win():
     spec, _ = parse(
         ["task", "--task", "rte", "--data-dir", "g", "--teacher", "t", "--output-dir", "o"]
     )
-    for experiment in EXPERIMENTS.values():
+    for experiment in (e for rows in TABLES.values() for e in rows):
         from_flag, _ = parse(to_argv(spec) + ["--experiment", experiment.name])
         assert from_flag == experiment.apply(spec)
     top_then_bottom = to_argv(spec) + ["--experiment", "top", "--mapping", "bottom"]

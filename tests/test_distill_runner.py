@@ -289,3 +289,23 @@ def test_a_stamp_from_before_a_setting_existed_takes_its_default(finished):
     stamp = json.loads((runner.results_dir / "profile.json").read_text())
     older = {key: value for key, value in stamp.items() if key != "teacher_alternatives"}
     assert runner_module._recipe_changes(older, stamp) == []
+
+
+def test_a_study_row_augments_with_a_larger_n_a_and_is_stored_apart(finished):
+    """The N_a study (issue 15): its row trains on its own augmented set, N_a times four,
+    and its record sits under the study's name, beside Table 2's runs of the same seed."""
+    runner, _ = finished
+    path = runner.run("augmentation-size", EXPERIMENTS["da-n_a-x4"], "rte", 0)
+    assert path.relative_to(runner.results_dir).as_posix() == (
+        "augmentation-size/da-n_a-x4/rte/seed0.json"
+    )
+    base = json.loads((runner.results_dir / "augment" / "rte.json").read_text())
+    larger = json.loads((runner.results_dir / "augment" / "rte-n_a-x4.json").read_text())
+    assert larger["command"][larger["command"].index("--n_a") + 1] == str(
+        4 * runner.profile.n_a["default"]
+    )
+    assert larger["output_lines"] > base["output_lines"]
+    command = json.loads(path.read_text())["command"]
+    assert (
+        command[command.index("--augmented-train") + 1] == "WORK/augment/rte-n_a-x4/train_aug.tsv"
+    )

@@ -23,6 +23,8 @@ class Experiment:
     mapping: str = "uniform"
     # objectives left out of the general distillation the row starts from
     general_without: tuple[str, ...] = ()
+    # N_a of the row's augmented set, as a multiple of the profile's (a study, not the paper)
+    n_a_scale: int = 1
 
     def settings(self) -> dict[str, object]:
         """The row's values of task distillation's settings, by their spec field names."""
@@ -44,7 +46,8 @@ class Experiment:
 
     def same_run_as(self, other: Experiment) -> bool:
         """Whether the two rows train the same students (same switches, same start)."""
-        return (self.settings(), self.general_without) == (other.settings(), other.general_without)
+        mine = (self.settings(), self.general_without, self.n_a_scale)
+        return mine == (other.settings(), other.general_without, other.n_a_scale)
 
     def flags(self) -> list[str]:
         """The ``python -m distill task`` flags of this row (defaults left out)."""
@@ -84,7 +87,15 @@ TABLES: dict[str, tuple[Experiment, ...]] = {
     ),
 }
 
-EXPERIMENTS: dict[str, Experiment] = {e.name: e for table in TABLES.values() for e in table}
+STUDIES: dict[str, tuple[Experiment, ...]] = {
+    # Does a larger N_a change the gap between TinyBERT4 and "w/o DA" (Table 2's rows)?
+    "augmentation-size": (Experiment("da-n_a-x4", "N_a x4", n_a_scale=4),),
+}
+"""Rows that are not in the paper, run by name (``experiments run augmentation-size``) and
+compared with Table 2's runs of the same seeds; ``experiments run`` alone runs TABLES."""
+
+ROWS: dict[str, tuple[Experiment, ...]] = TABLES | STUDIES
+EXPERIMENTS: dict[str, Experiment] = {e.name: e for rows in ROWS.values() for e in rows}
 
 FULL = EXPERIMENTS["full"]
 FULL_RUN = ("table2", FULL.label)

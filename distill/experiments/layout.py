@@ -59,8 +59,8 @@ class WorkLayout:
     def general(self, without: tuple[str, ...] = ()) -> Path:
         return self.work / general_name(without)
 
-    def augmented(self, task: str) -> Path:
-        return self.work / "augment" / task / "train_aug.tsv"
+    def augmented(self, task: str, n_a_scale: int = 1) -> Path:
+        return self.work / "augment" / augment_name(task, n_a_scale) / "train_aug.tsv"
 
     def run(self, experiment: Experiment, task: str, seed: int) -> Path:
         return self.work / "runs" / experiment.name / task / f"seed{seed}"
@@ -85,8 +85,8 @@ class ResultsLayout:
     def general_record(self, without: tuple[str, ...] = ()) -> Path:
         return self.results / f"{general_name(without)}.json"
 
-    def augment_record(self, task: str) -> Path:
-        return self.results / "augment" / f"{task}.json"
+    def augment_record(self, task: str, n_a_scale: int = 1) -> Path:
+        return self.results / "augment" / f"{augment_name(task, n_a_scale)}.json"
 
     def run_records(self) -> list[Path]:
         return sorted(self.results.rglob("seed*.json"))
@@ -104,6 +104,11 @@ class ResultsLayout:
 def general_name(without: tuple[str, ...]) -> str:
     """``general``, or e.g. ``general-without-trm`` for the "w/o Trm" row's start."""
     return "general" + "".join(f"-without-{objective}" for objective in without)
+
+
+def augment_name(task: str, n_a_scale: int) -> str:
+    """``mrpc``, or e.g. ``mrpc-n_a-x4`` for a set with four times the profile's N_a."""
+    return task if n_a_scale == 1 else f"{task}-n_a-x{n_a_scale}"
 
 
 def canonical(table: str, experiment: Experiment) -> tuple[str, Experiment]:

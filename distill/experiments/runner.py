@@ -50,11 +50,12 @@ from filelock import FileLock, Timeout
 from augment.api import AugmentSettings, AugmentSpec, augment
 from distill import stages
 from distill.errors import DistillError, MissingInput, OneLineParser
-from distill.experiments.ablations import EXPERIMENTS, TABLES, Experiment
+from distill.experiments.ablations import EXPERIMENTS, ROWS, STUDIES, TABLES, Experiment
 from distill.experiments.layout import (
     ResultsLayout,
     RunRecord,
     WorkLayout,
+    augment_name,
     canonical,
     general_name,
     write_json,
@@ -357,18 +358,19 @@ class Runner:
             write_json(self.results.general_record(without), record)
         return folder
 
-    def augmented(self, task_name: str) -> Path:
-        """The task's training set augmented by Algorithm 1."""
-        output = self.layout.augmented(task_name)
+    def augmented(self, task_name: str, n_a_scale: int = 1) -> Path:
+        """The task's training set augmented by Algorithm 1 (with ``n_a_scale`` times the
+        profile's N_a for a study row)."""
+        output = self.layout.augmented(task_name, n_a_scale)
         if output.is_file():
             return output
-        with self._building(f"augment-{task_name}"):
+        with self._building(f"augment-{augment_name(task_name, n_a_scale)}"):
             if output.is_file():
                 return output
             train = self.data(task_name) / get_task(task_name).directory / "train.tsv"
             settings = AugmentSettings(
                 p_t=self.profile.p_t,
-                n_a=per_task(self.profile.n_a, task_name),
+                n_a=per_task(self.profile.n_a, task_name) * n_a_scale,
                 k=self.profile.k,
                 clean=self.profile.candidates == "clean",
             )
@@ -392,7 +394,7 @@ class Runner:
                 "input_lines": _count_lines(train),
                 "output_lines": _count_lines(output),
             }
-            write_json(self.results.augment_record(task_name), record)
+            write_json(self.results.augment_record(task_name, n_a_scale), record)
         return output
 
     def prepare(self, tasks: tuple[str, ...] | None = None) -> None:
@@ -423,7 +425,9 @@ class Runner:
         """The spec of one run, from the profile and the row (building the pieces it needs:
         the task's own first, so that a parallel runner prepares them while another builds
         the general-distilled student)."""
-        augmented = self.augmented(task_name) if experiment.augmentation else None
+        augmented = (
+            self.augmented(task_name, experiment.n_a_scale) if experiment.augmentation else None
+        )
         data_dir, teacher = self.data(task_name), self.teacher(task_name)
         student = (
             self.general(experiment.general_without) if experiment.general_distillation else None
@@ -508,14 +512,14 @@ class Runner:
         """Every row x task x seed of ``tables``, seed-major: a budget that runs out still
         leaves every table with complete first seeds. Returns the result files written or
         found (runs another runner holds are left to it)."""
-        unknown = [table for table in tables if table not in TABLES]
+        unknown = [table for table in tables if table not in ROWS]
         if unknown:
-            raise DistillError(f"unknown tables {unknown}; use {sorted(TABLES)}")
+            raise DistillError(f"unknown tables {unknown}; use {sorted(ROWS)}")
         paths = []
         for seed in seeds or self.profile.seeds:
             for task in tasks or self.profile.tasks:
                 for table in tables:
-                    for experiment in TABLES[table]:
+                    for experiment in ROWS[table]:
                         path = self.run(table, experiment, task, seed)
                         if path is not None:
                             paths.append(path)
@@ -549,7 +553,7 @@ class Runner:
         """Which result files exist, one entry per (table, row, task, seed)."""
         rows = []
         for table in tables:
-            for experiment in TABLES[table]:
+            for experiment in ROWS[table]:
                 for task in self.profile.tasks:
                     for seed in self.profile.seeds:
                         path = self.result_path(table, experiment, task, seed)
@@ -770,7 +774,12 @@ def main(argv: list[str]) -> int:
         choices=("run", "prepare", "status"),
         help="run the tables' runs; prepare only their shared pieces; status of the runs",
     )
-    parser.add_argument("tables", nargs="*", default=list(TABLES), help="default: all tables")
+    parser.add_argument(
+        "tables",
+        nargs="*",
+        default=list(TABLES),
+        help=f"default: the paper's {', '.join(TABLES)}; also {', '.join(STUDIES)}",
+    )
     parser.add_argument(
         "--profile",
         default="cpu",
@@ -797,9 +806,9 @@ def main(argv: list[str]) -> int:
     )
     args = parser.parse_args(argv)
     quiet_loading(args.verbose)
-    unknown = set(args.tables) - set(TABLES)
+    unknown = set(args.tables) - set(ROWS)
     if unknown:
-        parser.error(f"unknown tables {sorted(unknown)}; use {sorted(TABLES)}")
+        parser.error(f"unknown tables {sorted(unknown)}; use {sorted(ROWS)}")
     runner = Runner(
         get_profile(args.profile),
         args.work_dir,
