@@ -18,7 +18,12 @@ from distill.experiments.runner import _recipe_changes, main
 
 
 def test_the_shipped_profiles_are_the_files():
-    assert sorted(path.stem for path in PROFILE_DIR.glob("*.toml")) == ["cpu", "paper", "smoke"]
+    assert sorted(path.stem for path in PROFILE_DIR.glob("*.toml")) == [
+        "cpu",
+        "cpu-faithful",
+        "paper",
+        "smoke",
+    ]
     for name, profile in PROFILES.items():
         assert profile.name == name
         assert get_profile(name) == profile == load_profile(PROFILE_DIR / f"{name}.toml")
