@@ -50,7 +50,7 @@ from distill.hub import resolve_model
 from distill.mapping import ADAPTIVE, layer_mapping, parse_mapping
 from distill.models import load_student, load_teacher, new_student
 from distill.teacher_cache import TeacherCache, cached_logits, estimated_bytes
-from distill.training import LoopOptions, TrainConfig, train
+from distill.training import Batches, Evaluation, LoopOptions, TrainConfig, train
 
 OBJECTIVES = ("embd", "attn", "hidn", "trm", "pred")
 RECIPE_FILE = "recipe.json"  # the spec a stage ran with and what it resolved, beside its model
@@ -286,18 +286,20 @@ def finetune(spec: FinetuneSpec) -> StageResult:
         ),
         model,
         gold_label_step,
-        data,
-        data.lengths,
-        collator(tokenizer),
+        Batches(data, data.lengths, collator(tokenizer)),
         _saver(tokenizer),
-        eval_fn=lambda m: evaluate_model(m, task, tokenizer, spec.data_dir, max_length=max_length),
-        select=_selection(spec, task),
+        _evaluation(spec, task, tokenizer, max_length),
     )
     return StageResult(None if trained is None else spec.output_dir / "best", len(data))
 
 
-def _selection(spec: FinetuneSpec | TaskSpec, task: Task) -> tuple[str, str]:
-    return (spec.select_split or task.dev_splits[0], spec.select_metric or task.metric)
+def _evaluation(spec: FinetuneSpec | TaskSpec, task: Task, tokenizer, max_length: int):
+    """Dev metrics after each epoch; the best model by the task's (or the chosen) metric is
+    kept in OUTPUT_DIR/best."""
+    return Evaluation(
+        lambda model: evaluate_model(model, task, tokenizer, spec.data_dir, max_length=max_length),
+        (spec.select_split or task.dev_splits[0], spec.select_metric or task.metric),
+    )
 
 
 def _mapping(
@@ -340,8 +342,7 @@ def _intermediate_stage(
     options: DistillOptions,
     config: TrainConfig,
     models: tuple[PreTrainedModel, PreTrainedModel],
-    dataset,
-    collate,
+    batches: Batches,
     tokenizer,
     mapping: list[int],
     data_id: dict,
@@ -366,7 +367,7 @@ def _intermediate_stage(
     if options.teacher_cache:
         if options.padding != "masked":
             raise DistillError("--teacher-cache stores unpadded outputs; it needs --padding masked")
-        targets = _cached(options, teacher, dataset, mapping, data_id, targets)
+        targets = _cached(options, teacher, batches.lengths, mapping, data_id, targets)
 
     def step(model, batch):
         return model(batch, *targets(batch))
@@ -375,22 +376,20 @@ def _intermediate_stage(
         config,
         distiller,
         step,
-        dataset,
-        [len(f["input_ids"]) for f in dataset],
-        collate,
+        batches,
         partial(_save_distilled, tokenizer, with_projections=config.stage == "general"),
         frozen=[teacher],
     )
     return None if trained is None else trained.student
 
 
-def _cached(options: DistillOptions, teacher, dataset, mapping, data_id, compute):
+def _cached(options: DistillOptions, teacher, lengths, mapping, data_id, compute):
     """``compute`` behind the teacher cache, with its size said before it grows."""
     fingerprint = {"teacher": options.teacher, "mapping": mapping, **data_id}
     gigabytes = options.teacher_cache_max_gb
     bound = None if gigabytes is None else int(gigabytes * 1e9)
     size = estimated_bytes(
-        [len(f["input_ids"]) for f in dataset],
+        lengths,
         len(mapping),
         teacher.config.num_attention_heads,
         teacher.config.hidden_size,
@@ -441,8 +440,9 @@ def general(spec: GeneralSpec) -> StageResult:
         "max_lines": spec.max_lines,
         "max_length": spec.max_length,
     }
+    batches = Batches.of(features, collate)
     trained = _intermediate_stage(
-        options, config, (student, teacher), features, collate, tokenizer, mapping, data_id
+        options, config, (student, teacher), batches, tokenizer, mapping, data_id
     )
     return StageResult(None if trained is None else spec.output_dir, len(features))
 
@@ -530,10 +530,10 @@ def task(spec: TaskSpec) -> TaskResult:
                 lr_schedule=spec.stage1_schedule,
             )
             data_id = {"train": _file_id(augmented), "max_length": max_length}
+            batches = Batches(train_data, train_data.lengths, collate)
             student = _intermediate_stage(
-                options, config, (student, teacher), train_data, collate, tokenizer, mapping,
-                data_id,
-            )  # fmt: skip
+                options, config, (student, teacher), batches, tokenizer, mapping, data_id
+            )
             if student is None:
                 return replace(result, model=None)  # stopped; the same spec resumes stage 1
 
@@ -561,12 +561,9 @@ def task(spec: TaskSpec) -> TaskResult:
         config,
         student,
         step,
-        stage2_data,
-        stage2_data.lengths,
-        collate,
+        Batches(stage2_data, stage2_data.lengths, collate),
         _saver(tokenizer),
-        eval_fn=lambda m: evaluate_model(m, task_, tokenizer, spec.data_dir, max_length=max_length),
-        select=_selection(spec, task_),
+        _evaluation(spec, task_, tokenizer, max_length),
         frozen=[teacher] if fit_teacher else [],
     )
     return result if trained is not None else replace(result, model=None)

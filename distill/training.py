@@ -152,25 +152,43 @@ class JsonlLog:
             self.accelerator.log(numbers, step=record["step"])
 
 
+@dataclass(frozen=True)
+class Batches:
+    """What a stage trains on: the examples, their lengths (batches group similar lengths)
+    and the collator that pads a batch."""
+
+    dataset: Dataset
+    lengths: Sequence[int]
+    collate: Callable
+
+    @classmethod
+    def of(cls, dataset: Dataset, collate: Callable) -> Batches:
+        return cls(dataset, [len(example["input_ids"]) for example in dataset], collate)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """After each epoch: ``evaluate(unwrapped_model) -> {"<split>/<metric>": value}``, and
+    with ``select = (split, metric)`` the best model so far is kept in ``OUTPUT_DIR/best``."""
+
+    evaluate: EvalFn
+    select: tuple[str, str] | None = None
+
+
 def train(
     config: TrainConfig,
     model: nn.Module,
     step_fn: StepFn,
-    dataset: Dataset,
-    lengths: list[int],
-    collate: Callable,
+    batches: Batches,
     save_fn: SaveFn,
-    eval_fn: EvalFn | None = None,
-    select: tuple[str, str] | None = None,
+    evaluation: Evaluation | None = None,
     frozen: Sequence[nn.Module] = (),
 ) -> nn.Module | None:
     """Train ``model`` with ``step_fn(model, batch) -> {"loss": ..., other logged parts}``.
 
-    After each epoch ``eval_fn(unwrapped_model)`` returns ``{"<split>/<metric>": value}``;
-    with ``select = (split, metric)`` the best model so far is saved to ``output_dir/best``.
     The final model is saved to ``output_dir`` with ``save_fn`` and returned unwrapped;
-    ``None`` is returned when ``config.loop.stop_after`` ended the run early. ``frozen`` modules
-    (the teacher) are moved to the device but neither optimised nor wrapped.
+    ``None`` is returned when ``config.loop.stop_after`` ended the run early. ``frozen``
+    modules (the teacher) are moved to the device but neither optimised nor wrapped.
     """
     loop = config.loop
     accelerator = make_accelerator(config)
@@ -184,28 +202,17 @@ def train(
         record = {**asdict(config), "processes": accelerator.num_processes}
         (out / "train_config.json").write_text(json.dumps(record, default=str, indent=2))
 
-    sampler = LengthBucketSampler(lengths, loop.batch_size, seed=loop.seed)
+    sampler = LengthBucketSampler(batches.lengths, loop.batch_size, seed=loop.seed)
     # Its own generator: creating an iterator (also when a resumed run skips batches) then
     # draws its worker seed from it, not from the global RNG that dropout uses.
     loader = DataLoader(
-        dataset,
+        batches.dataset,
         batch_sampler=sampler,
-        collate_fn=collate,
+        collate_fn=batches.collate,
         generator=torch.Generator().manual_seed(loop.seed),
     )
-    updates_per_epoch = math.ceil(len(loader) / loop.grad_accum)
-    total = max(1, math.ceil(updates_per_epoch * config.epochs))
-    # Fused AdamW: one kernel over all parameters instead of a loop of small ops; on CPU
-    # it makes the update of a student's 30522-row word embeddings about 6x cheaper.
-    optimizer = torch.optim.AdamW(
-        parameter_groups(model, loop.weight_decay),
-        lr=config.learning_rate,
-        fused=accelerator.device.type in ("cpu", "cuda"),
-    )
-    if config.lr_schedule == "constant":
-        scheduler = get_constant_schedule(optimizer)
-    else:
-        scheduler = get_linear_schedule_with_warmup(optimizer, int(loop.warmup * total), total)
+    total = max(1, math.ceil(math.ceil(len(loader) / loop.grad_accum) * config.epochs))
+    optimizer, scheduler = _optimizer(config, model, accelerator, total)
     model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
     # ``from_pretrained`` returns eval mode: without this a checkpoint-loaded student (or a
     # teacher being fine-tuned) would train with dropout off.
@@ -282,16 +289,16 @@ def train(
                 break
         else:
             progress["epoch"], progress["batches"] = epoch + 1, 0
-            if eval_fn is not None:
-                _evaluate(accelerator, model, eval_fn, select, progress, log, step, out, save_fn)
+            if evaluation is not None:
+                _evaluate(accelerator, model, evaluation, progress, log, step, out, save_fn)
         if step == loop.stop_after and step < total:
             bar.close()
             _finish_trackers(accelerator)
             accelerator.print(f"stopped after step {step}; rerun the same command to resume")
             return None
     bar.close()
-    if eval_fn is not None and progress["batches"]:
-        _evaluate(accelerator, model, eval_fn, select, progress, log, step, out, save_fn)
+    if evaluation is not None and progress["batches"]:
+        _evaluate(accelerator, model, evaluation, progress, log, step, out, save_fn)
     accelerator.wait_for_everyone()
     save_checkpoint()
     if accelerator.is_main_process:
@@ -300,6 +307,23 @@ def train(
     accelerator.wait_for_everyone()
     _finish_trackers(accelerator)
     return accelerator.unwrap_model(model)
+
+
+def _optimizer(config: TrainConfig, model: nn.Module, accelerator: Accelerator, total: int):
+    """AdamW as released (no decay on biases and LayerNorms) and the stage's schedule.
+
+    Fused AdamW: one kernel over all parameters instead of a loop of small ops; on CPU it
+    makes the update of a student's 30522-row word embeddings about 6x cheaper.
+    """
+    optimizer = torch.optim.AdamW(
+        parameter_groups(model, config.loop.weight_decay),
+        lr=config.learning_rate,
+        fused=accelerator.device.type in ("cpu", "cuda"),
+    )
+    if config.lr_schedule == "constant":
+        return optimizer, get_constant_schedule(optimizer)
+    warmup = int(config.loop.warmup * total)
+    return optimizer, get_linear_schedule_with_warmup(optimizer, warmup, total)
 
 
 def _finish_trackers(accelerator: Accelerator) -> None:
@@ -317,17 +341,17 @@ def _warner(accelerator: Accelerator) -> Callable[[str], None]:
     return warn
 
 
-def _evaluate(accelerator, model, eval_fn, select, progress, log, step, out, save_fn) -> None:
+def _evaluate(accelerator, model, evaluation, progress, log, step, out, save_fn) -> None:
     """Every process evaluates the full dev set (small for GLUE) so none waits idle."""
     unwrapped = accelerator.unwrap_model(model)
     unwrapped.eval()
-    metrics = eval_fn(unwrapped)
+    metrics = evaluation.evaluate(unwrapped)
     unwrapped.train()
     log.write(stage="eval", step=step, **metrics)
     accelerator.print(json.dumps({"step": step, **metrics}))
-    if select is None:
+    if evaluation.select is None:
         return
-    key = "/".join(select)
+    key = "/".join(evaluation.select)
     if key not in metrics:
         raise ValueError(f"selection metric {key!r} not among {sorted(metrics)}")
     if progress["best"] is None or metrics[key] > progress["best"]:

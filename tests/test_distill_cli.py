@@ -198,7 +198,7 @@ def test_experiment_tables_are_valid_cli_flags():
 def fake_intermediate_stage(seen: list, keep: str):
     """Stands in for stage 1: records one of its arguments, returns the student as is."""
 
-    def stage(options, config, models, dataset, collate, tokenizer, mapping, data_id):
+    def stage(options, config, models, batches, tokenizer, mapping, data_id):
         seen.append(locals()[keep])
         return models[0]
 
@@ -372,13 +372,13 @@ def test_stsb_stage2_fits_gold_scores_on_the_original_training_set(ws, monkeypat
     seen = {}
     monkeypatch.setattr(stages, "_intermediate_stage", fake_intermediate_stage([], "config"))
     monkeypatch.setattr(
-        stages, "train", lambda config, student, step, dataset, *a, **k: seen.update(locals())
+        stages, "train", lambda config, student, step, batches, *a, **k: seen.update(locals())
     )
     run(
         f"task --task sts-b --data-dir {data} --teacher {teacher} --student {ws['student']} "
         f"--output-dir {ws['root'] / 'stsb-task'} --augmented-train {augmented} {FAST}"
     )
-    dataset = seen["dataset"]
+    dataset = seen["batches"].dataset
     assert [f["labels"] for f in dataset] == [float(i % 5) for i in range(len(POSITIVE))]
     assert seen["k"]["frozen"] == []  # no teacher in stage 2
     batch = stages.collator(AutoTokenizer.from_pretrained(teacher))(
@@ -396,13 +396,13 @@ def test_official_padding_pads_training_batches_to_the_task_length(ws, teacher, 
     collators = []
     monkeypatch.setattr(stages, "train", lambda *a, **k: None)
     monkeypatch.setattr(
-        stages, "_intermediate_stage", fake_intermediate_stage(collators, "collate")
+        stages, "_intermediate_stage", fake_intermediate_stage(collators, "batches")
     )
     for padding in ("official", "masked"):
         run(task_command(ws, teacher, ws["root"] / f"pad-{padding}", f"--padding {padding}"))
     tokenizer = AutoTokenizer.from_pretrained(teacher)
     features = [{"input_ids": tokenizer("a great fun movie")["input_ids"]}]
-    official, masked = (collate(features)["input_ids"].shape[1] for collate in collators)
+    official, masked = (b.collate(features)["input_ids"].shape[1] for b in collators)
     assert official == 128 and masked == len(features[0]["input_ids"])  # RTE: pairs, 128
 
 

@@ -22,7 +22,14 @@ from distill.glue import collator
 from distill.losses import prediction_loss
 from distill.mapping import layer_mapping
 from distill.models import new_student
-from distill.training import LoopOptions, TrainConfig, clip_gradients, parameter_groups, train
+from distill.training import (
+    Batches,
+    LoopOptions,
+    TrainConfig,
+    clip_gradients,
+    parameter_groups,
+    train,
+)
 
 LR = 5e-5
 SMALL_BATCHES = LoopOptions(batch_size=4, log_every=1)
@@ -89,9 +96,7 @@ def test_paper_configuration_runs_both_stages(paper_pair, tmp_path):
         config,
         distiller,
         stage1,
-        data,
-        lengths,
-        collator(tokenizer),
+        Batches(data, lengths, collator(tokenizer)),
         lambda d, directory: save(d.student, directory),
     )
     config = TrainConfig(
@@ -101,9 +106,7 @@ def test_paper_configuration_runs_both_stages(paper_pair, tmp_path):
         config,
         trained.student,
         lambda m, b: prediction_step(m, b, teacher_logits(teacher), 1.0),
-        data,
-        lengths,
-        collator(tokenizer),
+        Batches(data, lengths, collator(tokenizer)),
         save,
     )
     for stage in ("stage1", "stage2"):
@@ -183,9 +186,7 @@ def logged_rates(tmp_path, tokenizer, schedule: str) -> list[float]:
         config,
         model,
         gold_label_step,
-        data,
-        [len(f["input_ids"]) for f in data],
-        collator(tokenizer),
+        Batches.of(data, collator(tokenizer)),
         lambda m, directory: m.save_pretrained(directory),
     )
     return [json.loads(line)["lr"] for line in (out / "log.jsonl").open()]

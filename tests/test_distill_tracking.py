@@ -9,7 +9,7 @@ from transformers import BertForSequenceClassification
 
 from distill.distiller import gold_label_step
 from distill.glue import collator
-from distill.training import LoopOptions, TrainConfig, train
+from distill.training import Batches, Evaluation, LoopOptions, TrainConfig, train
 
 event_accumulator = pytest.importorskip(
     "tensorboard.backend.event_processing.event_accumulator",
@@ -42,11 +42,9 @@ def test_tensorboard_event_file_holds_the_logged_losses(tmp_path):
         config,
         model,
         gold_label_step,
-        data,
-        [len(f["input_ids"]) for f in data],
-        collator(tokenizer),
+        Batches.of(data, collator(tokenizer)),
         lambda m, directory: m.save_pretrained(directory),
-        eval_fn=lambda m: {"dev/accuracy": 0.5},
+        Evaluation(lambda m: {"dev/accuracy": 0.5}),
     )
     logged = [json.loads(line) for line in (out / "log.jsonl").open()]
     (folder,) = (out / "tracking").iterdir()
