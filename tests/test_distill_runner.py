@@ -309,3 +309,23 @@ def test_a_study_row_augments_with_a_larger_n_a_and_is_stored_apart(finished):
     assert (
         command[command.index("--augmented-train") + 1] == "WORK/augment/rte-n_a-x4/train_aug.tsv"
     )
+
+
+def test_workers_are_runner_processes_sharing_the_threads(monkeypatch):
+    started = []
+
+    class Child:
+        def __init__(self, command, env):
+            started.append((command, env))
+
+        def wait(self):
+            return len(started) - 1  # the worst status is returned
+
+    monkeypatch.setattr(runner_module.subprocess, "Popen", Child)
+    monkeypatch.setattr(runner_module.os, "cpu_count", lambda: 2)
+    status = main(["run", "table2", "--profile", "smoke", "--workers", "2", "--seeds", "0"])
+    assert status == 1 and len(started) == 2
+    for command, env in started:
+        assert command[1:] == ["-m", "distill", "experiments", "run", "table2", "--profile",
+                               "smoke", "--seeds", "0"]  # fmt: skip
+        assert env["OMP_NUM_THREADS"] == "1"

@@ -33,12 +33,14 @@ the paper; they are run (and stored) once, under Table 2 (:func:`layout.canonica
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import os
 import random
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -760,6 +762,33 @@ def _last_log(folder: Path) -> dict | None:
     return json.loads(lines[-1]) if lines else None
 
 
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return int(text)
+
+
+def _run_workers(argv: list[str], workers: int) -> int:
+    """The same command as ``workers`` runner processes on the same folders, each with its
+    share of the CPU's threads; they split the runs through the runner's locks. Returns the
+    worst exit status."""
+    alone = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--workers":
+            skip = True
+        elif not arg.startswith("--workers="):
+            alone.append(arg)
+    threads = str(max(1, (os.cpu_count() or 1) // workers))
+    env = os.environ | {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
+    command = [sys.executable, "-m", "distill", "experiments", *alone]
+    logger.info("%d runners, %s thread(s) each: %s", workers, threads, " ".join(command))
+    children = [subprocess.Popen(command, env=env) for _ in range(workers)]
+    return max(child.wait() for child in children)
+
+
 def main(argv: list[str]) -> int:
     """``python -m distill experiments {run,prepare,status}``."""
 
@@ -802,15 +831,25 @@ def main(argv: list[str]) -> int:
         "58 GB unbounded); beyond it targets are recomputed, results unchanged",
     )
     parser.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=1,
+        help="runner processes sharing the runs, the CPU's threads split between them (a "
+        "2-core CPU trains faster as two 1-thread runners than as one 2-thread runner)",
+    )
+    parser.add_argument(
         "-v", "--verbose", action="store_true", help="show transformers' loading reports"
     )
     args = parser.parse_args(argv)
-    quiet_loading(args.verbose)
     unknown = set(args.tables) - set(ROWS)
     if unknown:
         parser.error(f"unknown tables {sorted(unknown)}; use {sorted(ROWS)}")
+    profile = get_profile(args.profile)  # a bad profile is refused before any worker starts
+    if args.workers > 1 and args.action != "status":
+        return _run_workers(argv, args.workers)
+    quiet_loading(args.verbose)
     runner = Runner(
-        get_profile(args.profile),
+        profile,
         args.work_dir,
         args.results_dir,
         args.keep_checkpoints,
