@@ -159,6 +159,8 @@ def _with_columns(task: Task, source: DataSource, kind: str) -> Task:
         text_columns=source.text_columns or task.text_columns,
         label_column=source.label_column or task.label_column,
     )
+    if len(set(_columns(task))) < len(_columns(task)):
+        raise DistillError(f"{source}: a column is named twice in {_columns(task)}")
     if kind != "tsv" and not all(
         isinstance(column, str) for column in (*task.text_columns, task.label_column)
     ):
@@ -211,7 +213,9 @@ def _read_jsonl(task: Task, path: Path) -> list[Example]:
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as error:
-                raise DistillError(f"{where}: not valid JSON ({error.msg})") from None
+                raise DistillError(
+                    f"{where}: not valid JSON ({error.msg}); expected one object a line"
+                ) from None
             if not isinstance(row, dict):
                 raise DistillError(f"{where}: expected a JSON object, one a line")
             _require_columns(where, list(row), _columns(task), kind="field")
@@ -259,7 +263,7 @@ def _load_dataset(source: DataSource, saved: bool) -> datasets.Dataset:
         try:
             return datasets.load_dataset(source.location, source.config, split=source.split)
         except (OSError, ValueError) as error:
-            problem = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            problem = next(iter(str(error).strip().splitlines()), "")
             raise DistillError(
                 f"{source}: cannot load the dataset ({type(error).__name__}: {problem})"
             ) from None

@@ -212,6 +212,10 @@ def test_csv_errors_name_the_file_line_and_column(tmp_path):
     stsb = get_task("sts-b")
     path = write_csv(tmp_path / "s.csv", ["sentence1", "sentence2", "score"], [["a", "b", "x"]])
     assert one_line_error(stsb, DataSource(str(path))) == f"{path}:2: score 'x' is not a number"
+    path.write_text("", encoding="utf-8")
+    assert one_line_error(sst2, DataSource(str(path))) == (
+        f"{path}:1: the file is empty; expected a header line"
+    )
     path.write_bytes(b"sentence,label\n\xff\xfe,1\n")
     assert one_line_error(sst2, DataSource(str(path))).startswith(f"{path}: not UTF-8 text")
 
@@ -277,6 +281,9 @@ def test_dataset_and_path_errors(tmp_path):
     )
     assert one_line_error(sst2, DataSource(str(tsv), split="train")) == (
         f"{tsv}@train: a split (@train) names part of a dataset"
+    )
+    assert one_line_error(sst2, parse_source(str(tsv), text_columns="label")) == (
+        f"{tsv}: a column is named twice in ['label', 'label']"
     )
     assert one_line_error(sst2, parse_source(str(tsv), text_columns="a,b")) == (
         f"{tsv}: sst-2 takes 1 text column(s), not 2 (a, b)"
