@@ -37,28 +37,10 @@ class ParquetFormat(Format):
     def error(self, line_number: int, problem: str) -> BadInput:
         return BadInput(f"{self.path}: row {line_number - 1}: {problem}")
 
-    def _schema(self) -> pa.Schema:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        try:
-            schema = pq.read_schema(self.path)
-        except (pa.ArrowException, OSError) as error:
-            raise BadInput(f"{self.path}: not a Parquet file ({error})") from error
-        for column in self.columns:
-            name = str(column)
-            if name not in schema.names:
-                names = ", ".join(schema.names)
-                raise BadInput(f"{self.path}: no column named {name!r} (columns: {names})")
-            kind = schema.field(name).type
-            if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
-                raise BadInput(f"{self.path}: text column {name!r} holds {kind}, not strings")
-        return schema
-
     def lines(self) -> Iterator[tuple[int, str]]:
         import pyarrow.parquet as pq
 
-        self._schema()
+        read_text_schema(self.path, [str(column) for column in self.columns])
         names = [str(column) for column in self.columns]
         number = 1
         with pq.ParquetFile(self.path) as table:
@@ -99,6 +81,26 @@ class ParquetFormat(Format):
 
         write_row_groups(target, table.schema, pieces())
         return target
+
+
+def read_text_schema(path: Path, text_columns: Iterable[str]) -> pa.Schema:
+    """The schema of the Parquet file at ``path``, checked to hold ``text_columns`` as
+    strings (also used by ``distill.task_data``, which reads task data from Parquet)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        schema = pq.read_schema(path)
+    except (pa.ArrowException, OSError) as error:
+        raise BadInput(f"{path}: not a Parquet file ({error})") from error
+    for name in text_columns:
+        if name not in schema.names:
+            names = ", ".join(schema.names)
+            raise BadInput(f"{path}: no column named {name!r} (columns: {names})")
+        kind = schema.field(name).type
+        if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+            raise BadInput(f"{path}: text column {name!r} holds {kind}, not strings")
+    return schema
 
 
 def write_row_groups(target: Path, schema: pa.Schema, pieces: Iterable[pa.Table]) -> None:

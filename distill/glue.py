@@ -95,7 +95,8 @@ def read_tsv(task: Task, path: str | Path) -> list[Example]:
             header = next(rows, [])
             missing = [c for c in (*task.text_columns, task.label_column) if c not in header]
             if missing:
-                raise DistillError(f"{path}:1: header lacks columns {missing}")
+                columns = ", ".join(header)
+                raise DistillError(f"{path}:1: header lacks columns {missing} (columns: {columns})")
             text_idx = [header.index(c) for c in task.text_columns]
             label_idx = header.index(task.label_column)
             width, first_line = len(header), 2
@@ -110,20 +111,21 @@ def read_tsv(task: Task, path: str | Path) -> list[Example]:
                 raise DistillError(
                     f"{path}:{line}: expected {width} tab-separated fields, got {len(row)}"
                 )
-            examples.append(
-                Example(tuple(row[i] for i in text_idx), _label(task, row[label_idx], path, line))
-            )
+            label = label_value(task, row[label_idx], f"{path}:{line}")
+            examples.append(Example(tuple(row[i] for i in text_idx), label))
     return examples
 
 
-def _label(task: Task, value: str, path: Path, line: int) -> int | float:
+def label_value(task: Task, value: str, where: str) -> int | float:
+    """The label id of class name ``value`` (a float score for regression); an error
+    names ``where`` (``file:line``), so every reader of task data checks labels alike."""
     if task.labels is None:
         try:
             return float(value)
         except ValueError:
-            raise DistillError(f"{path}:{line}: score {value!r} is not a number") from None
+            raise DistillError(f"{where}: score {value!r} is not a number") from None
     if value not in task.labels:
-        raise DistillError(f"{path}:{line}: label {value!r} not in {task.labels}")
+        raise DistillError(f"{where}: label {value!r} not in {task.labels}")
     return task.labels.index(value)
 
 

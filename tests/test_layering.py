@@ -15,11 +15,13 @@ DISTILL_LAYERS = {
     # what every layer may use: user errors, model names
     "distill.errors": 0,
     "distill.hub": 0,
-    # maths and data: losses, layer mapping, attention scores; GLUE files, corpus, metrics
+    # maths and data: losses, layer mapping, attention scores; GLUE files, task data in
+    # other formats, corpus, metrics
     "distill.losses": 1,
     "distill.mapping": 1,
     "distill.attention": 1,
     "distill.glue": 1,
+    "distill.task_data": 1,
     "distill.corpus": 1,
     "distill.metrics": 1,
     # training: models, the distiller, the loop and what it writes
