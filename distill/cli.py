@@ -36,6 +36,7 @@ from distill.stages import (
     TaskSpec,
     spec_fields,
 )
+from distill.task_data import TaskData
 from distill.training import CLIPPING, LR_SCHEDULES, LoopOptions
 
 
@@ -166,6 +167,29 @@ def _distill_args(options: _Options) -> None:
     )
 
 
+def _data_args(options: _Options, train: bool = True) -> None:
+    """Where the task's examples are: GLUE's layout, or files and datasets of any format
+    distill.task_data reads, with their columns named."""
+    options.add("data_dir", type=Path, help="GLUE's layout: DATA_DIR/<Task>/train.tsv, dev.tsv")
+    sources = (
+        "a .tsv/.csv/.parquet/.jsonl file, a save_to_disk folder[@SPLIT] or a hub "
+        "NAME[:CONFIG]@SPLIT"
+    )
+    if train:
+        options.add("train_file", help=f"training examples instead of DATA_DIR's: {sources}")
+    options.add("dev_file", help=f"the dev set instead of DATA_DIR's: {sources}")
+    options.add(
+        "text_columns",
+        type=_columns,
+        help="comma-separated text column(s) of those sources (default: the task's names)",
+    )
+    options.add("label_column", help="label column of those sources (default: the task's)")
+
+
+def _columns(text: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in text.split(","))
+
+
 def _selection_args(options: _Options) -> None:
     options.add("select_metric", help="metric for model selection (default: task's)")
     options.add("select_split", help="split for model selection (default: first dev)")
@@ -183,7 +207,7 @@ def build_parser(experiment: str | None = None) -> argparse.ArgumentParser:
         commands.add_parser("finetune", help="fine-tune a teacher on a GLUE task"), FinetuneSpec
     )
     finetune.add("task")
-    finetune.add("data_dir", type=Path)
+    _data_args(finetune)
     finetune.add("model", help="pre-trained BERT: hub name or folder")
     finetune.add("max_length", type=POSITIVE_INT)
     _loop_args(finetune)
@@ -201,8 +225,11 @@ def build_parser(experiment: str | None = None) -> argparse.ArgumentParser:
     task_parser = commands.add_parser("task", help="task-specific distillation (two stages)")
     task = _Options(task_parser, TaskSpec)
     task.add("task")
-    task.add("data_dir", type=Path)
-    task.add("augmented_train", type=Path, help="augmented train TSV, task layout")
+    _data_args(task)
+    task.add(
+        "augmented_train",
+        help="augmented training set (python -m augment's output; any format above)",
+    )
     task.add("max_length", type=POSITIVE_INT)
     task.add("random_init", help="w/o GD: random student")
     task.add("no_intermediate", help="w/o TD: skip stage 1")
@@ -243,7 +270,7 @@ def build_parser(experiment: str | None = None) -> argparse.ArgumentParser:
         commands.add_parser("evaluate", help="GLUE dev metrics of a model"), EvaluateSpec
     )
     evaluate.add("task")
-    evaluate.add("data_dir", type=Path)
+    _data_args(evaluate, train=False)
     evaluate.add("model", type=Path)
     evaluate.add("split", action="append", help="default: the task's dev splits")
     evaluate.add("batch_size", type=POSITIVE_INT)
@@ -262,7 +289,7 @@ def _as_flag_values(settings: dict[str, object]) -> dict[str, object]:
 
 SPECS = {"finetune": FinetuneSpec, "general": GeneralSpec, "task": TaskSpec}
 SPECS["evaluate"] = EvaluateSpec
-_NESTED = {"loop": LoopOptions, "distill": DistillOptions}
+_NESTED = {"loop": LoopOptions, "distill": DistillOptions, "data": TaskData}
 
 
 def spec_from_args(args: argparse.Namespace):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -10,7 +10,7 @@ from torch.utils.data import DataLoader
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from distill.distiller import model_inputs
-from distill.glue import GlueDataset, LengthBucketSampler, Task, collator, data_file, read_tsv
+from distill.glue import Example, GlueDataset, LengthBucketSampler, Task, collator
 from distill.metrics import compute_metrics
 
 
@@ -30,21 +30,16 @@ def evaluate(
     model: PreTrainedModel,
     task: Task,
     tokenizer: PreTrainedTokenizerBase,
-    data_dir: str | Path,
-    splits: tuple[str, ...] | None = None,
+    dev_sets: Mapping[str, Sequence[Example]],
     batch_size: int = 64,
     max_length: int | None = None,
 ) -> dict[str, float]:
-    """``{"<split>/<metric>": value}`` for each split (default: the task's dev splits)."""
+    """``{"<split>/<metric>": value}`` for each dev set (``{split: examples}``)."""
     was_training = model.training
     model.eval()
     results = {}
-    for split in splits or task.dev_splits:
-        dataset = GlueDataset(
-            read_tsv(task, data_file(data_dir, task, split)),
-            tokenizer,
-            max_length or task.max_length,
-        )
+    for split, examples in dev_sets.items():
+        dataset = GlueDataset(examples, tokenizer, max_length or task.max_length)
         sampler = LengthBucketSampler(dataset.lengths, batch_size, shuffle=False)
         loader = DataLoader(dataset, batch_sampler=sampler, collate_fn=collator(tokenizer))
         logits, labels = predict(model, loader)

@@ -42,13 +42,12 @@ from distill.glue import (
     Task,
     check_label_order,
     collator,
-    data_file,
     get_task,
-    read_tsv,
 )
 from distill.hub import resolve_model
 from distill.mapping import ADAPTIVE, layer_mapping, parse_mapping
 from distill.models import load_student, load_teacher, new_student
+from distill.task_data import DataSource, TaskData, read_examples, source_id
 from distill.teacher_cache import TeacherCache, cached_logits, estimated_bytes
 from distill.training import Batches, Evaluation, LoopOptions, TrainConfig, train
 
@@ -78,9 +77,9 @@ class FinetuneSpec:
     """Fine-tune a pre-trained model on a GLUE task: the teacher of task distillation."""
 
     task: str
-    data_dir: Path
     model: str  # pre-trained BERT: hub name or folder
     output_dir: Path
+    data: TaskData = TaskData()
     epochs: float = 3
     lr: float = 2e-5
     max_length: int | None = None  # None: the task's (64 single sentences, 128 pairs)
@@ -108,10 +107,10 @@ class TaskSpec:
     """Task distillation: stage 1 (intermediate layers) then stage 2 (predictions)."""
 
     task: str
-    data_dir: Path
     output_dir: Path  # stage 1 in OUTPUT_DIR/stage1, the final student in OUTPUT_DIR/stage2
     distill: DistillOptions
-    augmented_train: Path | None = None  # Algorithm 1's output, in the task's TSV layout
+    data: TaskData = TaskData()
+    augmented_train: str | None = None  # Algorithm 1's output, read with data's columns
     max_length: int | None = None  # None: the task's
     random_init: bool = False  # w/o GD: a random student
     no_intermediate: bool = False  # w/o TD: skip stage 1
@@ -132,8 +131,11 @@ class EvaluateSpec:
     """Score a model on a task's dev split(s)."""
 
     task: str
-    data_dir: Path
     model: Path
+    data_dir: Path | None = None  # GLUE's layout
+    dev_file: str | None = None  # or one dev set from any source distill.task_data reads
+    text_columns: tuple[str, ...] | None = field(default=None, metadata={"join": ","})
+    label_column: str | None = None
     split: tuple[str, ...] = ()  # () : the task's dev splits
     batch_size: int = 64
     max_length: int | None = None
@@ -143,7 +145,7 @@ class EvaluateSpec:
 COMMANDS = {FinetuneSpec: "finetune", GeneralSpec: "general", TaskSpec: "task"}
 COMMANDS[EvaluateSpec] = "evaluate"
 # Nested specs by their annotation (``from __future__ import annotations`` keeps strings).
-_NESTED = {"LoopOptions": LoopOptions, "DistillOptions": DistillOptions}
+_NESTED = {"LoopOptions": LoopOptions, "DistillOptions": DistillOptions, "TaskData": TaskData}
 
 
 def to_argv(spec: object) -> list[str]:
@@ -240,12 +242,7 @@ def _save_distilled(
 
 def _file_id(path: Path) -> list:
     """Path, size and modification time: enough to notice a changed data file."""
-    stat = Path(path).stat()
-    return [str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns]
-
-
-def _glue_data(task: Task, path: Path, tokenizer, max_length: int) -> GlueDataset:
-    return GlueDataset(read_tsv(task, path), tokenizer, max_length)
+    return source_id(DataSource(str(path)))
 
 
 def _pad_to(options: DistillOptions, max_length: int) -> int | None:
@@ -267,6 +264,7 @@ def _write_recipe(output_dir: Path, spec: object, resolved: dict) -> None:
 def finetune(spec: FinetuneSpec) -> StageResult:
     """Fine-tune ``spec.model`` on the task; the best dev checkpoint is OUTPUT_DIR/best."""
     task = get_task(spec.task)
+    train_examples, dev_sets = spec.data.train(task), spec.data.dev(task)  # before any model
     set_seed(spec.loop.seed)  # before any model is built: the classifier head starts random
     model_name = resolve_model(spec.model)
     tokenizer = AutoTokenizer.from_pretrained(model_name)
@@ -278,7 +276,7 @@ def finetune(spec: FinetuneSpec) -> StageResult:
         label2id={name: i for i, name in enumerate(labels)},
     )
     max_length = spec.max_length or task.max_length
-    data = _glue_data(task, data_file(spec.data_dir, task, "train"), tokenizer, max_length)
+    data = GlueDataset(train_examples, tokenizer, max_length)
     _write_recipe(spec.output_dir, spec, {"max_length": max_length, "examples": len(data)})
     trained = train(
         _train_config(
@@ -288,17 +286,19 @@ def finetune(spec: FinetuneSpec) -> StageResult:
         gold_label_step,
         Batches(data, data.lengths, collator(tokenizer)),
         _saver(tokenizer),
-        _evaluation(spec, task, tokenizer, max_length),
+        _evaluation(spec, task, dev_sets, tokenizer, max_length),
     )
     return StageResult(None if trained is None else spec.output_dir / "best", len(data))
 
 
-def _evaluation(spec: FinetuneSpec | TaskSpec, task: Task, tokenizer, max_length: int):
-    """Dev metrics after each epoch; the best model by the task's (or the chosen) metric is
-    kept in OUTPUT_DIR/best."""
+def _evaluation(
+    spec: FinetuneSpec | TaskSpec, task: Task, dev_sets: dict, tokenizer, max_length: int
+) -> Evaluation:
+    """Dev metrics after each epoch; the best model by the task's (or the chosen) metric on
+    the first dev set (or the chosen one) is kept in OUTPUT_DIR/best."""
     return Evaluation(
-        lambda model: evaluate_model(model, task, tokenizer, spec.data_dir, max_length=max_length),
-        (spec.select_split or task.dev_splits[0], spec.select_metric or task.metric),
+        lambda model: evaluate_model(model, task, tokenizer, dev_sets, max_length=max_length),
+        (spec.select_split or next(iter(dev_sets)), spec.select_metric or task.metric),
     )
 
 
@@ -453,6 +453,19 @@ def task(spec: TaskSpec) -> TaskResult:
     if spec.distill.student is None and not spec.random_init:
         raise DistillError("task needs --student (a general-distilled student) or --random-init")
     kept, use_pred = objectives(spec.distill.without)
+    # The data first: a bad file is reported before any model loads.
+    original = spec.data.train_source(task_)
+    augmented = (
+        original
+        if spec.no_augmentation or spec.augmented_train is None
+        else spec.data.source(spec.augmented_train)
+    )
+    train_examples = read_examples(task_, augmented)
+    # A regression task (STS-B) fits the gold score on the original training set in stage 2,
+    # as the paper (footnote 5) and the released code's regression branch.
+    fit_teacher = use_pred and task_.labels is not None
+    stage2_examples = train_examples if fit_teacher else read_examples(task_, original)
+    dev_sets = spec.data.dev(task_)
     options = replace(
         spec.distill,
         teacher=resolve_model(spec.distill.teacher),
@@ -479,11 +492,7 @@ def task(spec: TaskSpec) -> TaskResult:
     else:
         student = load_student(options.student, with_head=True, **labels)
     max_length = spec.max_length or task_.max_length
-    original = data_file(spec.data_dir, task_, "train")
-    augmented = (
-        original if spec.no_augmentation or spec.augmented_train is None else spec.augmented_train
-    )
-    train_data = _glue_data(task_, augmented, tokenizer, max_length)
+    train_data = GlueDataset(train_examples, tokenizer, max_length)
     collate = collator(tokenizer, _pad_to(options, max_length))
 
     intermediate = not spec.no_intermediate and bool(kept)
@@ -502,10 +511,7 @@ def task(spec: TaskSpec) -> TaskResult:
             "stage1",
             options.student is None,
         )
-    # A regression task (STS-B) fits the gold score on the original training set in stage 2,
-    # as the paper (footnote 5) and the released code's regression branch.
-    fit_teacher = use_pred and task_.labels is not None
-    stage2_data = train_data if fit_teacher else _glue_data(task_, original, tokenizer, max_length)
+    stage2_data = train_data if fit_teacher else GlueDataset(stage2_examples, tokenizer, max_length)
     used = (kept if intermediate else ()) + (("pred",) if use_pred else ())
     result = TaskResult(
         model=spec.output_dir / "stage2" / "best",
@@ -529,7 +535,7 @@ def task(spec: TaskSpec) -> TaskResult:
                 learning_rate=spec.stage1_lr,
                 lr_schedule=spec.stage1_schedule,
             )
-            data_id = {"train": _file_id(augmented), "max_length": max_length}
+            data_id = {"train": source_id(augmented), "max_length": max_length}
             batches = Batches(train_data, train_data.lengths, collate)
             student = _intermediate_stage(
                 options, config, (student, teacher), batches, tokenizer, mapping, data_id
@@ -541,7 +547,7 @@ def task(spec: TaskSpec) -> TaskResult:
     if targets is not None and options.teacher_cache:
         fingerprint = {
             "teacher": options.teacher,
-            "train": _file_id(augmented),
+            "train": source_id(augmented),
             "max_length": max_length,
         }
         table = cached_logits(options.teacher_cache, fingerprint, targets, stage2_data, collate)
@@ -563,7 +569,7 @@ def task(spec: TaskSpec) -> TaskResult:
         step,
         Batches(stage2_data, stage2_data.lengths, collate),
         _saver(tokenizer),
-        _evaluation(spec, task_, tokenizer, max_length),
+        _evaluation(spec, task_, dev_sets, tokenizer, max_length),
         frozen=[teacher] if fit_teacher else [],
     )
     return result if trained is not None else replace(result, model=None)
@@ -583,18 +589,12 @@ def _resolved(result: TaskResult, max_length: int) -> dict:
 def evaluate(spec: EvaluateSpec) -> dict[str, float]:
     """``{"<split>/<metric>": value}`` of the model on the task's dev split(s)."""
     task_ = get_task(spec.task)
+    data = TaskData(spec.data_dir, None, spec.dev_file, spec.text_columns, spec.label_column)
+    dev_sets = data.dev(task_, spec.split)
     model = load_student(spec.model, with_head=True, what="model")
     check_label_order(task_, model.config.id2label)
     tokenizer = AutoTokenizer.from_pretrained(spec.model)
-    metrics = evaluate_model(
-        model,
-        task_,
-        tokenizer,
-        spec.data_dir,
-        spec.split or None,
-        spec.batch_size,
-        spec.max_length,
-    )
+    metrics = evaluate_model(model, task_, tokenizer, dev_sets, spec.batch_size, spec.max_length)
     if spec.output is not None:
         spec.output.parent.mkdir(parents=True, exist_ok=True)
         spec.output.write_text(json.dumps(metrics, indent=2))

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 from augment.formats import BadInput, infer_format, read_lines
 from augment.parquet import read_text_schema
 from distill.errors import DistillError, MissingInput
-from distill.glue import Example, Task, label_value, read_tsv
+from distill.glue import Example, Task, data_file, label_value, read_tsv
 from distill.hub import looks_like_path
 
 if TYPE_CHECKING:
@@ -354,3 +354,55 @@ def _label_text(
     if isinstance(value, int) and class_names is not None and 0 <= value < len(class_names):
         return class_names[value]
     return value if isinstance(value, str) else repr(value)
+
+
+@dataclass(frozen=True)
+class TaskData:
+    """Where a task's training and dev examples are: GLUE's layout under ``data_dir``
+    (``<Task>/train.tsv``, ``dev.tsv``...), or for either set any source
+    :func:`parse_source` reads, with its columns named (default: the task's names)."""
+
+    data_dir: Path | None = None
+    train_file: str | None = None
+    dev_file: str | None = None
+    text_columns: tuple[str, ...] | None = dataclasses.field(default=None, metadata={"join": ","})
+    label_column: str | None = None
+
+    def source(self, location: str | Path) -> DataSource:
+        """``location`` read with this data's column names."""
+        columns = ",".join(self.text_columns) if self.text_columns else None
+        return parse_source(str(location), columns, self.label_column)
+
+    def train_source(self, task: Task) -> DataSource:
+        if self.train_file is not None:
+            return self.source(self.train_file)
+        return self.source(data_file(self._glue_dir("--train-file"), task, "train"))
+
+    def train(self, task: Task) -> list[Example]:
+        return read_examples(task, self.train_source(task))
+
+    def dev(self, task: Task, splits: tuple[str, ...] = ()) -> dict[str, list[Example]]:
+        """``{split: examples}``: ``--dev-file`` as split ``dev``, else the GLUE dev splits
+        (``splits``, default the task's)."""
+        if self.dev_file is not None:
+            return {"dev": read_examples(task, self.source(self.dev_file))}
+        folder = self._glue_dir("--dev-file")
+        return {
+            split: read_tsv(task, data_file(folder, task, split))
+            for split in splits or task.dev_splits
+        }
+
+    def _glue_dir(self, instead: str) -> Path:
+        if self.data_dir is None:
+            raise DistillError(f"name the task's data: --data-dir (GLUE's layout) or {instead}")
+        return self.data_dir
+
+
+def source_id(source: DataSource) -> list:
+    """What identifies a source's examples in a cache fingerprint: a file's path, size and
+    modification time (a changed file is noticed), else the source as named."""
+    path = Path(source.location)
+    if path.is_file():
+        stat = path.stat()
+        return [str(path.resolve()), stat.st_size, stat.st_mtime_ns]
+    return [str(source), source.text_columns, source.label_column]

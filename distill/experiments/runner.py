@@ -86,6 +86,7 @@ from distill.stages import (
     TaskSpec,
     to_argv,
 )
+from distill.task_data import TaskData
 from distill.training import LoopOptions
 
 logger = logging.getLogger(__name__)
@@ -298,7 +299,7 @@ class Runner:
             return json.loads(record_file.read_text(encoding="utf-8"))
         spec = FinetuneSpec(
             task=task_name,
-            data_dir=self.data(task_name),
+            data=TaskData(data_dir=self.data(task_name)),
             model=self.pretrained_teacher(name),
             output_dir=folder,
             epochs=per_task(self.profile.finetune_epochs, task_name),
@@ -436,7 +437,7 @@ class Runner:
         )
         base = TaskSpec(
             task=task_name,
-            data_dir=data_dir,
+            data=TaskData(data_dir=data_dir),
             output_dir=self.layout.run(experiment, task_name, seed),
             distill=DistillOptions(
                 teacher=str(teacher),
@@ -447,7 +448,7 @@ class Runner:
                 teacher_cache=self.layout.teacher_cache,
                 teacher_cache_max_gb=self.cache_max_gb,
             ),
-            augmented_train=augmented,
+            augmented_train=None if augmented is None else str(augmented),
             temperature=self.profile.temperature,
             stage1_epochs=self.stage1_epochs(task_name),
             stage2_epochs=self.profile.stage2_epochs,
@@ -586,7 +587,7 @@ class Runner:
     def _scored(self, keys: dict, spec, model: Path, seconds: float) -> dict:
         """``keys`` with the model's dev metrics (the task's dev split(s)) and its recipe."""
         metrics = stages.evaluate(
-            EvaluateSpec(task=keys["task"], data_dir=spec.data_dir, model=model)
+            EvaluateSpec(task=keys["task"], model=model, data_dir=spec.data.data_dir)
         )
         selection = model / "selection.json"
         return keys | {
