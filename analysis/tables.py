@@ -41,7 +41,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from analysis.plots import save_figure
-from distill.experiments.ablations import FULL_RUN, REPEATS_FULL_RUN
+from distill.experiments.ablations import FULL_RUN, REPEATS_FULL_RUN, STUDIES
 from distill.experiments.layout import RunRecord
 from distill.glue import TASKS
 
@@ -236,6 +236,50 @@ def gap_table(results: pd.DataFrame, table: str) -> pd.DataFrame:
     return display
 
 
+def augmentation_size_gaps(results: pd.DataFrame) -> pd.DataFrame:
+    """The N_a study: per task, paired by seed (x100), the DA gap at the profile's N_a
+    (TinyBERT4 minus "w/o DA", Table 2's runs), the gap with four times N_a (the study's
+    row minus "w/o DA"), and what the larger set adds to TinyBERT4. Display strings as
+    :func:`gap_table`'s, ``below`` counting the seeds where the difference is negative;
+    empty without study runs. ``results`` is :func:`load_results`."""
+    ((study, rows),) = STUDIES.items()
+    larger_label = rows[0].label
+    primary = results["metric"] == results["task"].map(PRIMARY_METRIC)
+    scored = results[(results["split"] == DEV_SPLIT) & primary]
+
+    def seeds(table: str, row: str) -> pd.DataFrame:
+        chosen = scored[
+            (scored["table"] == table) & (scored["row"].str.casefold() == row.casefold())
+        ]
+        return chosen.pivot(index="seed", columns="task", values="value") * 100
+
+    larger = seeds(study, larger_label)
+    if larger.empty:
+        return pd.DataFrame()
+    full, without = seeds(*FULL_RUN), seeds("table2", "w/o DA")
+    differences = {
+        f"{FULL_RUN[1]} − w/o DA": full - without,
+        f"{larger_label} − w/o DA": larger - without,
+        f"{larger_label} − {FULL_RUN[1]}": larger - full,
+    }
+    tasks = [task for task in PRIMARY_METRIC if task in larger.columns]
+    display = pd.DataFrame(index=list(differences))
+    display.index.name = "Difference"
+    for task in tasks:
+        cells = []
+        for gaps in differences.values():
+            values = gaps[task].dropna() if task in gaps else pd.Series(dtype=float)
+            below = int((values < 0).sum())
+            cells.append(
+                MISSING
+                if values.empty
+                else f"{_format(values.mean(), values.std(), signed=True)} "
+                f"({below}/{len(values)} below)"
+            )
+        display[TASK_LABELS[task]] = cells
+    return display
+
+
 def _format(mean: float, std: float, signed: bool = False) -> str:
     if np.isnan(mean):
         return MISSING
@@ -344,6 +388,15 @@ def write_tables(
         markdown.write_text("\n".join(sections))
         written.append(markdown)
         written += save_figure(table_figure(display, title), out_dir / table, formats)
+    study = augmentation_size_gaps(results)
+    if not study.empty:
+        markdown = out_dir / "augmentation-size.md"
+        markdown.write_text(
+            "**N_a study: the DA gap at the profile's N_a and at four times it**\n\n"
+            "Paired by seed, x100 (mean ± std over seeds; in how many seeds the difference "
+            f"is negative):\n\n{to_markdown(study)}"
+        )
+        written.append(markdown)
     return written
 
 
@@ -403,7 +456,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     }
     for text in markdown.values():
         print(text)
-    update_or_exit(parser, args.update, markdown)
+    tables = {name: text for name, text in markdown.items() if name in TABLE_TITLES}
+    update_or_exit(parser, args.update, tables)
 
 
 if __name__ == "__main__":

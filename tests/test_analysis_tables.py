@@ -224,3 +224,25 @@ def test_command_line_updates_a_readme(results_root, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([str(results_root), str(tmp_path / "out"), "--update", str(readme)])
     assert exit_info.value.code == 1 and "table2:begin" in capsys.readouterr().err
+
+
+def test_the_n_a_study_pairs_each_seed_with_table_2s_runs(tmp_path):
+    """Issue 15's N_a study: the DA gap at the profile's N_a and at four times it, per seed."""
+    runs = [
+        ("table2", "TinyBERT4", "full", "mrpc", 0, {"dev/f1": 0.80}),
+        ("table2", "TinyBERT4", "full", "mrpc", 1, {"dev/f1": 0.82}),
+        ("table2", "w/o DA", "no-da", "mrpc", 0, {"dev/f1": 0.78}),
+        ("table2", "w/o DA", "no-da", "mrpc", 1, {"dev/f1": 0.79}),
+        ("augmentation-size", "N_a x4", "da-n_a-x4", "mrpc", 0, {"dev/f1": 0.85}),
+        ("augmentation-size", "N_a x4", "da-n_a-x4", "mrpc", 1, {"dev/f1": 0.81}),
+    ]
+    root = write_runs(tmp_path / "results", runs)
+    from analysis.tables import augmentation_size_gaps
+
+    study = augmentation_size_gaps(load_results(root))
+    assert list(study.index) == ["TinyBERT4 − w/o DA", "N_a x4 − w/o DA", "N_a x4 − TinyBERT4"]
+    assert list(study["MRPC"]) == ["+2.5 ± 0.7 (0/2 below)", "+4.5 ± 3.5 (0/2 below)",
+                                   "+2.0 ± 4.2 (1/2 below)"]  # fmt: skip
+    written = write_tables(root, tmp_path / "out", formats=())
+    assert (tmp_path / "out" / "augmentation-size.md") in written
+    assert augmentation_size_gaps(load_results(write_runs(tmp_path / "none", runs[:4]))).empty
