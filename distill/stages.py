@@ -240,11 +240,6 @@ def _save_distilled(
         distiller.projections.save(directory)
 
 
-def _file_id(path: Path) -> list:
-    """Path, size and modification time: enough to notice a changed data file."""
-    return source_id(DataSource(str(path)))
-
-
 def _pad_to(options: DistillOptions, max_length: int) -> int | None:
     """Training batches' fixed length: ``max_length`` under ``padding="official"``, as the
     released code pads every sequence; else ``None`` (each batch to its longest)."""
@@ -436,7 +431,7 @@ def general(spec: GeneralSpec) -> StageResult:
     )
     _write_recipe(spec.output_dir, spec, {"mapping": mapping, "examples": len(features)})
     data_id = {
-        "corpus": _file_id(spec.corpus),
+        "corpus": source_id(DataSource(str(spec.corpus))),
         "max_lines": spec.max_lines,
         "max_length": spec.max_length,
     }
