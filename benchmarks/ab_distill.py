@@ -8,10 +8,12 @@ alike. The ratio is the median over adjacent pairs; times are medians per call, 
 CPU time when one thread runs (other processes on the cores then barely move it), else
 wall time. A change enters the package only if it is faster here and computes the same
 values (or, for random masks, the same distribution) in a test
-(``tests/test_distill_losses.py``, ``tests/test_distill_teacher_cache.py``). Usage, from
+(``tests/test_distill_losses.py``, ``tests/test_distill_teacher_cache.py``,
+``tests/test_distill_dropout.py``). ``--steps`` instead times whole training steps with the
+real assets (``bench_distill_hotpaths.HotPaths``), before and after a change. Usage, from
 the repository's root (so that ``distill`` is this checkout's)::
 
-    PYTHONPATH=. python benchmarks/ab_distill.py [--threads 1] [--pairs 60] [--record]
+    PYTHONPATH=. python benchmarks/ab_distill.py [--threads 1] [--pairs 60] [--steps] [--record]
 
 ``--record`` appends the rows to ``benchmarks/results.md``.
 """
@@ -24,15 +26,17 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from bench_distill_hotpaths import check_checkout, commit, machine
+from bench_distill_hotpaths import HotPaths, check_checkout, commit, machine
 from safetensors.torch import load_file
 
+from distill import dropout as bits_dropout
 from distill.losses import attention_loss, hidden_loss
 from distill.teacher_cache import TeacherCache
 
@@ -60,10 +64,55 @@ def padded_and_stacked(cache: TeacherCache, indices: list[int], length: int) -> 
         stacked(f"scores.{k}", lambda t: (0, length - t.shape[-1], 0, length - t.shape[-1]))
 
 
-def uniform_dropout(probs: torch.Tensor, p: float) -> torch.Tensor:
-    """B: the dropout mask from a uniform draw (``rand >= p``), the same Bernoulli(1 - p)
-    distribution as ``bernoulli_`` up to float resolution."""
-    return torch.where(torch.rand_like(probs) >= p, probs * (1 / (1 - p)), 0.0)
+@contextmanager
+def library_dropout() -> Iterator[None]:
+    """A (before): the score attention's probability dropout back on ``F.dropout``."""
+    saved = bits_dropout.dropout
+    bits_dropout.dropout = F.dropout
+    try:
+        yield
+    finally:
+        bits_dropout.dropout = saved
+
+
+def dropout_pair(shape: tuple[int, ...]) -> Pair:
+    """``F.dropout`` (A, before) against ``distill.dropout.dropout`` (B), p 0.1, forward +
+    backward on a leaf of ``shape``."""
+    leaf = torch.randn(shape, requires_grad=True)
+    grad = torch.randn(shape)
+    return (
+        lambda: F.dropout(leaf, 0.1, True).backward(grad),
+        lambda: bits_dropout.dropout(leaf, 0.1, True).backward(grad),
+    )
+
+
+def step_comparisons(root: Path) -> dict[str, Pair]:
+    """Whole AdamW steps of ``bench_distill_hotpaths``' real models and batches: the student
+    with ``nn.Dropout`` and ``F.dropout`` (A) against the one ``distill.training`` trains (B)."""
+    hot = HotPaths(root)
+    before, after = hot._distiller(bits_dropout=False), hot._distiller()
+    general_before, general_after = hot._distiller(bits_dropout=False), hot._distiller()
+
+    def step(run: Callable[[tuple], None], pair: tuple, patched: bool) -> Callable[[], None]:
+        def call() -> None:
+            if patched:
+                with library_dropout():
+                    run(pair)
+            else:
+                run(pair)
+
+        return call
+
+    return {
+        "stage-1 step, cached teacher, MRPC (32 x 37): 32-bit threshold dropout masks": (
+            step(hot.stage1_step, before, True),
+            step(hot.stage1_step, after, False),
+        ),
+        "general step, live teacher, enwiki (32 x 117): 32-bit threshold dropout masks": (
+            step(hot.general_step, general_before, True),
+            step(hot.general_step, general_after, False),
+        ),
+    }
 
 
 def filled_cache(root: Path, mask: torch.Tensor) -> TeacherCache:
@@ -109,9 +158,11 @@ def comparisons(length: int, root: Path) -> dict[str, Pair]:
             hidden_before,
             lambda: hidden_loss(hidden, teacher_hidden, mask).backward(),
         ),
-        "attention-probability dropout p 0.1 (candidate, not adopted): uniform-draw mask": (
-            lambda: F.dropout(teacher_scores, 0.1, True),
-            lambda: uniform_dropout(teacher_scores, 0.1),
+        "attention-probability dropout p 0.1, forward + backward: 32-bit threshold mask": (
+            dropout_pair((32, 12, length, length))
+        ),
+        "hidden dropout p 0.1 (cpu student), forward + backward: 32-bit threshold mask": (
+            dropout_pair((32, length, 192))
         ),
     }
 
@@ -123,6 +174,11 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=60, help="A/B pairs of calls per change")
     parser.add_argument("--length", type=int, default=50, help="MRPC's batches: 30-100 pieces")
     parser.add_argument("--record", action="store_true")
+    parser.add_argument(
+        "--steps",
+        action="store_true",
+        help="whole training steps with the real assets instead of single operations",
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -130,7 +186,8 @@ def main() -> None:
     load_before = os.getloadavg()[0]
     rows = []
     with tempfile.TemporaryDirectory() as root:
-        for name, pair in comparisons(args.length, Path(root)).items():
+        pairs = step_comparisons(Path(root)) if args.steps else comparisons(args.length, Path(root))
+        for name, pair in pairs.items():
             times: tuple[list[float], list[float]] = ([], [])
             for function in pair:
                 function()  # warm-up
@@ -144,9 +201,10 @@ def main() -> None:
             rows.append((name, a, b, ratio))
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
     load = f"{load_before:.2f}-{os.getloadavg()[0]:.2f}"
+    shape = "" if args.steps else f", length {args.length}"
     lines = [
         f"| {stamp} | {commit()} | {torch.get_num_threads()} | {load} | "
-        f"{name}, length {args.length} | {a:.1f} ms | {b:.1f} ms | {ratio:.2f}x |"
+        f"{name}{shape} | {a:.1f} ms | {b:.1f} ms | {ratio:.2f}x |"
         for name, a, b, ratio in rows
     ]
     header = (

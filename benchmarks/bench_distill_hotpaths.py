@@ -41,6 +41,7 @@ from transformers import AutoTokenizer
 from augment.mlm.loading import minilm_encoder_path
 from distill.corpus import pack_corpus
 from distill.distiller import IntermediateDistiller, model_inputs
+from distill.dropout import use_bits_dropout
 from distill.glue import GlueDataset, LengthBucketSampler, collator, get_task, read_tsv
 from distill.losses import prediction_loss
 from distill.mapping import layer_mapping
@@ -110,6 +111,7 @@ class HotPaths:
         self.general = self._distiller()
         self.classifier = new_student("cpu", self.teacher.config, with_head=True, num_labels=2)
         self.classifier.train()
+        use_bits_dropout(self.classifier)  # as distill.training trains it
         self.classifier_optimizer = torch.optim.AdamW(self.classifier.parameters(), fused=True)
         with torch.no_grad():
             self.logits = torch.randn(BATCH, 2)  # what a cache of teacher logits returns
@@ -117,10 +119,16 @@ class HotPaths:
         self.cache.targets(self.mrpc, self._compute(self.stage1[0]))
         self.fills = 0
 
-    def _distiller(self) -> tuple[IntermediateDistiller, torch.optim.Optimizer]:
+    def _distiller(
+        self, bits_dropout: bool = True
+    ) -> tuple[IntermediateDistiller, torch.optim.Optimizer]:
+        """A student to distil, with ``distill.training``'s dropout modules unless
+        ``bits_dropout`` is off (``nn.Dropout``, for A/B timings)."""
         student = new_student("cpu", self.teacher.config, with_head=False)
         mapping = layer_mapping("uniform", 3, self.teacher.config.num_hidden_layers)
         distiller = IntermediateDistiller(student, self.teacher, mapping).train()
+        if bits_dropout:
+            use_bits_dropout(distiller)
         return distiller, torch.optim.AdamW(distiller.parameters(), fused=True)
 
     def _compute(self, distiller: IntermediateDistiller):
@@ -133,8 +141,9 @@ class HotPaths:
         optimizer.step()
         optimizer.zero_grad()
 
-    def stage1_step(self) -> None:
-        distiller, optimizer = self.stage1
+    def stage1_step(self, pair: tuple | None = None) -> None:
+        """One step of ``pair`` = (distiller, optimizer), by default :attr:`stage1`."""
+        distiller, optimizer = pair or self.stage1
         targets = self.cache.targets(self.mrpc, self._compute(distiller))
         self._update(distiller(self.mrpc, *targets)["loss"], distiller, optimizer)
 
@@ -143,8 +152,9 @@ class HotPaths:
         loss = prediction_loss(logits, self.logits)
         self._update(loss, self.classifier, self.classifier_optimizer)
 
-    def general_step(self) -> None:
-        distiller, optimizer = self.general
+    def general_step(self, pair: tuple | None = None) -> None:
+        """One step of ``pair`` = (distiller, optimizer), by default :attr:`general`."""
+        distiller, optimizer = pair or self.general
         targets = distiller.teacher_targets(self.teacher, self.enwiki)
         self._update(distiller(self.enwiki, *targets)["loss"], distiller, optimizer)
 

@@ -21,6 +21,8 @@ from transformers import AttentionInterface, PreTrainedModel
 from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, eager_mask
 from transformers.utils import ModelOutput
 
+from distill import dropout as bits_dropout
+
 SCORES_ATTENTION = "tinybert_scores"
 
 _recorder: ContextVar[list[torch.Tensor] | None] = ContextVar("tinybert_scores", default=None)
@@ -50,7 +52,7 @@ def scores_attention_forward(
     if attention_mask is not None:
         scores = scores + attention_mask
     probs = nn.functional.softmax(scores, dim=-1)
-    probs = nn.functional.dropout(probs, p=dropout, training=module.training)
+    probs = bits_dropout.dropout(probs, dropout, module.training)  # F.dropout, cheaper mask
     output = torch.matmul(probs, value).transpose(1, 2).contiguous()
     return output, probs
 
