@@ -1,5 +1,6 @@
-"""What a profile's runs cost: task-distillation core-minutes per seed and task, and the
-wall time of the shared pieces, read from the result files the runner wrote.
+"""What a profile's runs cost: task-distillation core-minutes per seed and task, the wall
+time of the shared pieces, and core-seconds per 1,000 training examples of each stage,
+read from the result files the runner wrote.
 
     python -m analysis.cost results/cpu [--update README.md]
 
@@ -10,6 +11,12 @@ TinyBERT4 and Table 4's Uniform rows are Table 2's run, stored once, so counted 
 shared piece (teachers, augmentation, general distillation: their records in
 :class:`distill.experiments.layout.ResultsLayout`) records only ``wall_time_s`` of the
 process that finished it: a resumed piece counts from its last start.
+
+Per 1,000 examples: grids with different epochs or data sizes compare only per example.
+Each stage's examples are its training set's size times its epochs (example passes), as
+a run record's ``settings`` state them or, for older records, as their commands and the
+augmentation records' line counts give them; a task run records one time for both its
+stages, so the two rates are fitted to all the task's runs (:func:`seconds_per_1000_examples`).
 """
 
 from __future__ import annotations
@@ -19,18 +26,27 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+from scipy.optimize import nnls
 
 from analysis.tables import (
+    MISSING,
     TASK_LABELS,
     add_update_option,
     load_results,
     to_markdown,
     update_or_exit,
 )
-from distill.experiments.layout import ResultsLayout
+from distill.experiments import EXPERIMENTS
+from distill.experiments.layout import ResultsLayout, augment_name
+from distill.glue import get_task
 
 ALL = "all"
+TEACHER, GENERAL, STAGE1, STAGE2 = (
+    "teacher fine-tuning", "general distillation", "task stage 1", "task stage 2"
+)  # fmt: skip
+STAGES = (TEACHER, GENERAL, STAGE1, STAGE2)
 
 
 def task_minutes(results: pd.DataFrame) -> pd.DataFrame:
@@ -73,6 +89,142 @@ def _wall_minutes(path: Path) -> float:
     return round(record["wall_time_s"] / 60, 1)
 
 
+def seconds_per_1000_examples(runs: pd.DataFrame) -> pd.DataFrame:
+    """Core-seconds per 1,000 training examples of each stage, stages down, tasks across
+    plus ``all`` (every task's runs together).
+
+    ``runs`` has one row per run: ``task`` (``None`` for general distillation, which only
+    ``all`` counts), ``seconds`` (core-seconds; one core per run)
+    and, for each stage in :data:`STAGES`, the examples the run trained on in that stage
+    (size of its training set times its epochs; 0 or absent = not run). The rates solve
+    ``seconds = sum over stages of rate * examples`` for all runs of a task by non-negative
+    least squares, each run divided by its total examples so that long and short runs
+    weigh alike; a stage that only single-stage runs train (fine-tuning, general
+    distillation) gets their mean rate. A stage no run of a task trains is missing (NaN).
+    """
+    runs = runs.reindex(columns=["task", "seconds", *STAGES])
+    runs[list(STAGES)] = runs[list(STAGES)].fillna(0)
+    groups = dict(list(runs.groupby("task")))
+    order = [task for task in TASK_LABELS if task in groups]
+    groups = {task: groups[task] for task in [*order, *sorted(set(groups) - set(order))]}
+    groups[ALL] = runs
+    table = {}
+    for task, group in groups.items():
+        examples = group[list(STAGES)].to_numpy(dtype=float)
+        trained = examples.sum(axis=0) > 0
+        totals = examples.sum(axis=1, keepdims=True)
+        rates, _ = nnls(examples[:, trained] / totals, group["seconds"].to_numpy() / totals[:, 0])
+        column = np.full(len(STAGES), np.nan)
+        column[trained] = rates * 1000
+        table[task] = column
+    frame = pd.DataFrame(table, index=list(STAGES)).rename_axis("stage").round(1)
+    return frame.rename(columns=TASK_LABELS)
+
+
+def stage_examples(results_root: str | Path) -> pd.DataFrame:
+    """The runs under ``results_root`` as :func:`seconds_per_1000_examples` reads them.
+
+    A task run's examples per epoch and epochs: its record's ``settings``
+    (``stage1_examples``, ``stage1_epochs``, ``stage2_examples``, ``stage2_epochs``) or,
+    for records older than those, :func:`_examples_from_command`. Fine-tuning: the
+    training set's size (its augmentation record's ``input_lines``, less a header line
+    where the task has one) times the command's ``--epochs``. General distillation: its
+    final step times ``--batch-size`` -- all its steps, although a resumed piece records
+    only its last process's time, so its rate is then too low.
+    """
+    layout = ResultsLayout(Path(results_root))
+    sizes = {path.stem: _sizes(path) for path in layout.augment_records()}
+    rows = [_task_run(path, sizes) for path in layout.run_records()]
+    for path in layout.teacher_records():
+        record = json.loads(path.read_text(encoding="utf-8"))
+        original, _ = _known(sizes, path.stem, path)
+        epochs = _number(record["command"], "--epochs", path)
+        rows.append({"task": _task_key(record["task"]), "seconds": record["wall_time_s"],
+                     TEACHER: original * epochs})  # fmt: skip
+    for path in layout.general_records():
+        record = json.loads(path.read_text(encoding="utf-8"))
+        batch = _number(record["command"], "--batch-size", path)
+        rows.append({"task": None, "seconds": record["wall_time_s"],
+                     GENERAL: record["final_log"]["step"] * batch})  # fmt: skip
+    return pd.DataFrame(rows).reindex(columns=["task", "seconds", *STAGES], fill_value=0)
+
+
+def _task_run(path: Path, sizes: dict[str, tuple[int, int]]) -> dict:
+    record = json.loads(path.read_text(encoding="utf-8"))
+    settings = record.get("settings")
+    if settings and "stage2_examples" in settings:
+        stage1 = (settings["stage1_examples"] or 0) * (settings["stage1_epochs"] or 0)
+        stage2 = settings["stage2_examples"] * settings["stage2_epochs"]
+    else:
+        stage1, stage2 = _examples_from_command(record, sizes, path)
+    return {
+        "task": _task_key(record["task"]),
+        "seconds": record.get("train_seconds") or record["wall_time_s"],
+        STAGE1: stage1,
+        STAGE2: stage2,
+    }
+
+
+def _examples_from_command(
+    record: dict, sizes: dict[str, tuple[int, int]], path: Path
+) -> tuple[float, float]:
+    """Stage 1 and 2 examples of an older record, from its command (``--experiment``,
+    ``--without``, ``--no-intermediate``, ``--augmented-train``, ``--stage1-epochs``,
+    ``--stage2-epochs``) and the augmentation record's sizes: stage 2 trains on the
+    augmented set only when the prediction loss is on and the task is a classification, as
+    ``python -m distill task`` does."""
+    command = record["command"]
+    experiment = EXPERIMENTS[_flag(command, "--experiment") or "full"]
+    without = set(experiment.without) | set(_flags(command, "--without"))
+    name = augment_name(record["task"], experiment.n_a_scale)
+    original, augmented = _known(sizes, name, path)
+    augmentation = "--augmented-train" in command and "--no-augmentation" not in command
+    train = augmented if augmentation and experiment.augmentation else original
+    intermediate = experiment.intermediate and "--no-intermediate" not in command
+    stage1 = intermediate and bool({"embd", "attn", "hidn"} - without - _trm(without))
+    fit_teacher = "pred" not in without and get_task(record["task"]).labels is not None
+    epochs1 = _number(command, "--stage1-epochs", path) if stage1 else 0
+    epochs2 = _number(command, "--stage2-epochs", path)
+    return train * epochs1, (train if fit_teacher else original) * epochs2
+
+
+def _sizes(path: Path) -> tuple[int, int]:
+    """(training set, augmented set) examples of an augmentation record."""
+    record = json.loads(path.read_text(encoding="utf-8"))
+    header = get_task(record["task"]).has_header
+    return record["input_lines"] - header, record["output_lines"]
+
+
+def _known(sizes: dict[str, tuple[int, int]], name: str, path: Path) -> tuple[int, int]:
+    if name not in sizes:
+        raise ValueError(f"{path}: no augment/{name}.json to count its training examples")
+    return sizes[name]
+
+
+def _trm(without: set[str]) -> set[str]:
+    return {"attn", "hidn"} if "trm" in without else set()
+
+
+def _task_key(task: str) -> str:
+    return task.lower().replace("-", "")
+
+
+def _flags(command: list[str], name: str) -> list[str]:
+    return [value for flag, value in zip(command, command[1:], strict=False) if flag == name]
+
+
+def _flag(command: list[str], name: str) -> str | None:
+    values = _flags(command, name)
+    return values[-1] if values else None
+
+
+def _number(command: list[str], name: str, path: Path) -> float:
+    value = _flag(command, name)
+    if value is None:
+        raise ValueError(f"{path}: the recorded command lacks {name}")
+    return float(value)
+
+
 def cost_markdown(results_root: str | Path) -> str:
     """Both cost tables with their totals, as Markdown."""
     results = load_results(results_root)
@@ -80,6 +232,7 @@ def cost_markdown(results_root: str | Path) -> str:
     shared = shared_minutes(results_root)
     run_count = results["path"].nunique()
     shared_table = shared.rename_axis("shared piece").to_frame()
+    per_example = seconds_per_1000_examples(stage_examples(results_root))
     return (
         "Task distillation, core-minutes (one core per run):\n\n"
         f"{to_markdown(runs.rename_axis(index='seed', columns=None))}\n"
@@ -87,7 +240,11 @@ def cost_markdown(results_root: str | Path) -> str:
         "Shared pieces, wall minutes of the process that finished each (a resumed piece "
         "counts from its last start):\n\n"
         f"{to_markdown(shared_table)}\n"
-        f"_{shared.sum() / 60:.2f} hours._\n"
+        f"_{shared.sum() / 60:.2f} hours._\n\n"
+        "Core-seconds per 1,000 training examples (example passes: set size times epochs; "
+        "task stages fitted to the task's runs, `analysis.cost.seconds_per_1000_examples`):"
+        "\n\n"
+        f"{to_markdown(per_example.astype(object).where(per_example.notna(), MISSING))}\n"
     )
 
 

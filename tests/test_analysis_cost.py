@@ -1,12 +1,25 @@
-"""The cost tables: task-run core-minutes per seed and task, and the shared pieces."""
+"""The cost tables: task-run core-minutes per seed and task, the shared pieces, and
+core-seconds per 1,000 training examples of each stage."""
 
 from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 
-from analysis.cost import cost_markdown, main, shared_minutes, task_minutes
+from analysis.cost import (
+    GENERAL,
+    STAGE1,
+    STAGE2,
+    TEACHER,
+    cost_markdown,
+    main,
+    seconds_per_1000_examples,
+    shared_minutes,
+    stage_examples,
+    task_minutes,
+)
 from analysis.tables import load_results
 
 RUNS = [
@@ -31,11 +44,25 @@ def results_root(tmp_path):
                   "wall_time_s": 60.0}  # fmt: skip
         if seconds is not None:
             record["train_seconds"] = seconds
+        record["command"] = task_command(
+            "no-gd" if row == "w/o GD" else "full", augmented=True, stage1=2, stage2=1
+        )
         write(tmp_path, f"{table}/{row.replace('/', '')}/{task}/seed{seed}.json", record)
-    write(tmp_path, "teachers/mrpc.json", {"task": "mrpc", "wall_time_s": 90.0})
-    write(tmp_path, "augment/mrpc.json", {"task": "mrpc", "wall_time_s": 30.0})
-    write(tmp_path, "general.json", {"wall_time_s": 240.0})
+    write(tmp_path, "teachers/mrpc.json", {"task": "mrpc", "wall_time_s": 90.0,
+                                           "command": ["finetune", "--epochs", "3"]})  # fmt: skip
+    for task in ("mrpc", "SST-2"):
+        augmentation = {"task": task, "wall_time_s": 30.0, "input_lines": 101, "output_lines": 500}
+        write(tmp_path, f"augment/{task}.json", augmentation)
+    write(tmp_path, "general.json", {"wall_time_s": 240.0, "final_log": {"step": 10},
+                                     "command": ["general", "--batch-size", "32"]})  # fmt: skip
     return tmp_path
+
+
+def task_command(experiment: str, augmented: bool, stage1: int, stage2: int) -> list[str]:
+    """A recorded ``python -m distill task`` command line, as the runner writes it."""
+    command = ["python", "-m", "distill", "task", "--experiment", experiment]
+    command += ["--augmented-train", "train_aug.tsv"] if augmented else []
+    return command + ["--stage1-epochs", str(stage1), "--stage2-epochs", str(stage2)]
 
 
 def test_task_minutes_counts_each_run_once_per_seed_and_task(results_root):
@@ -50,7 +77,8 @@ def test_task_minutes_counts_each_run_once_per_seed_and_task(results_root):
 def test_shared_minutes_lists_every_piece(results_root):
     shared = shared_minutes(results_root)
     assert shared.to_dict() == {
-        "teacher mrpc": 1.5, "augmentation mrpc": 0.5, "general distillation": 4.0
+        "teacher mrpc": 1.5, "augmentation SST-2": 0.5, "augmentation mrpc": 0.5,
+        "general distillation": 4.0,
     }  # fmt: skip
 
 
@@ -64,7 +92,7 @@ def test_markdown_states_the_totals(results_root):
     markdown = cost_markdown(results_root)
     assert "| seed | MRPC | SST-2 | all |" in markdown
     assert "_4 runs, 0.60 core-hours._" in markdown
-    assert "_0.10 hours._" in markdown
+    assert "_0.11 hours._" in markdown  # 390 s
 
 
 def test_command_line_updates_the_cost_block(results_root, tmp_path, capsys):
@@ -78,3 +106,78 @@ def test_command_line_updates_the_cost_block(results_root, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([str(results_root), "--update", str(readme)])
     assert exit_info.value.code == 1 and "cost:begin" in capsys.readouterr().err
+
+
+# Known rates, seconds per example: every run's time is what they predict.
+STAGE1_RATE, STAGE2_RATE = 0.020, 0.005
+ORIGINAL, AUGMENTED = 100, 500  # MRPC's file has a header line: input_lines 101
+
+
+@pytest.mark.parametrize(
+    ("experiment", "augmented", "stage1", "stage2", "examples"),
+    [
+        ("full", True, 2, 1, (1000, 500)),
+        ("full", True, 5, 1, (2500, 500)),  # a grid with other epochs
+        ("no-td", True, 2, 1, (0, 500)),  # w/o TD: stage 2 only
+        ("no-da", False, 2, 1, (200, 100)),  # w/o DA: the original set
+        ("no-pred", True, 2, 3, (1000, 300)),  # gold labels of the original set in stage 2
+        ("no-trm", True, 2, 1, (1000, 500)),  # embeddings only: still a stage 1
+    ],
+)
+def test_stage_examples_follow_the_recorded_commands(
+    tmp_path, experiment, augmented, stage1, stage2, examples
+):
+    write(tmp_path, "augment/mrpc.json",
+          {"task": "mrpc", "input_lines": ORIGINAL + 1, "output_lines": AUGMENTED})  # fmt: skip
+    record = {"task": "mrpc", "wall_time_s": 9.0, "train_seconds": 8.0,
+              "command": task_command(experiment, augmented, stage1, stage2)}  # fmt: skip
+    write(tmp_path, "table2/x/mrpc/seed0.json", record)
+    runs = stage_examples(tmp_path)
+    assert runs[[STAGE1, STAGE2]].iloc[0].tolist() == list(examples)
+    assert runs["seconds"].tolist() == [8.0]
+
+
+def test_rates_per_1000_examples_are_recovered_across_epochs_and_stages(tmp_path):
+    grid = [("full", True, 2, 1), ("full", True, 5, 2), ("no-td", True, 2, 1),
+            ("no-da", False, 2, 1), ("no-pred", True, 2, 1)]  # fmt: skip
+    for task, original in (("mrpc", ORIGINAL), ("cola", 50)):  # CoLA's file has no header
+        lines = original + (task == "mrpc")
+        write(tmp_path, f"augment/{task}.json",
+              {"task": task, "input_lines": lines, "output_lines": AUGMENTED})  # fmt: skip
+        for seed, (experiment, augmented, stage1, stage2) in enumerate(grid):
+            command = task_command(experiment, augmented, stage1, stage2)
+            write(tmp_path, f"table2/{experiment}/{task}/seed{seed}.json",
+                  {"task": task, "wall_time_s": 1.0, "command": command})  # fmt: skip
+    write(tmp_path, "teachers/mrpc.json",
+          {"task": "mrpc", "wall_time_s": 30.0, "command": ["--epochs", "3"]})  # fmt: skip
+    write(tmp_path, "general.json", {"wall_time_s": 16.0, "final_log": {"step": 10},
+                                     "command": ["--batch-size", "32"]})  # fmt: skip
+    runs = stage_examples(tmp_path)
+    cola = runs[runs["task"] == "cola"]
+    assert sorted(cola[STAGE2]) == [50, 50, 500, 500, 1000]  # w/o DA, w/o Pred: original set
+    task_runs = runs[STAGE1] + runs[STAGE2] > 0
+    # each task run takes exactly the time the known rates give its examples
+    runs.loc[task_runs, "seconds"] = STAGE1_RATE * runs[STAGE1] + STAGE2_RATE * runs[STAGE2]
+    table = seconds_per_1000_examples(runs)
+    assert list(table.columns) == ["MRPC", "CoLA", "all"]
+    for column in ("MRPC", "CoLA", "all"):
+        assert table.loc[STAGE1, column] == pytest.approx(1000 * STAGE1_RATE)
+        assert table.loc[STAGE2, column] == pytest.approx(1000 * STAGE2_RATE)
+    assert table.loc[TEACHER, "MRPC"] == 100.0  # 30 s for 3 epochs of 100 examples
+    assert pd.isna(table.loc[TEACHER, "CoLA"])  # no teacher record
+    assert table.loc[GENERAL, "all"] == 50.0 and pd.isna(table.loc[GENERAL, "MRPC"])
+
+
+def test_a_task_without_its_augmentation_record_is_a_clear_error(tmp_path):
+    command = task_command("full", True, 2, 1)
+    write(tmp_path, "table2/full/rte/seed0.json",
+          {"task": "rte", "wall_time_s": 1.0, "command": command})  # fmt: skip
+    with pytest.raises(ValueError, match=r"seed0.json: no augment/rte.json"):
+        stage_examples(tmp_path)
+
+
+def test_markdown_lists_the_rates_per_1000_examples(results_root):
+    markdown = cost_markdown(results_root)
+    assert "Core-seconds per 1,000 training examples" in markdown
+    assert "| stage | MRPC | SST-2 | all |" in markdown
+    assert "| general distillation | – | – | 750.0 |" in markdown  # 240 s / 320 examples
