@@ -228,7 +228,9 @@ def commit() -> str:
         head = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
         )
-        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD"], cwd=REPO).returncode != 0
+        # the rows this and earlier runs appended to results.md do not make the code dirty
+        unrecorded = ["git", "diff", "--quiet", "HEAD", "--", ".", f":!{RESULTS.relative_to(REPO)}"]
+        dirty = subprocess.run(unrecorded, cwd=REPO).returncode != 0
         return head.stdout.strip() + ("+dirty" if dirty else "")
     except OSError:
         return "unknown"
