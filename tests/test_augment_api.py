@@ -131,3 +131,14 @@ def test_help_and_flag_errors_do_not_import_torch():
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_python_m_augment_help_and_a_flag_error_do_not_import_torch():
+    """The real entry point (``augment/__main__.py``), timed by ``-X importtime``: no torch."""
+    for argv, status in ((["--help"], 0), (["--input", "a", "--output", "b", "--k", "x"], 2)):
+        command = [sys.executable, "-X", "importtime", "-m", "augment", *argv]
+        result = subprocess.run(command, capture_output=True, text=True)
+        assert result.returncode == status, result.stderr
+        imported = [line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()]
+        assert "augment.cli" in imported  # the check sees the package's imports
+        assert not [name for name in imported if name.split(".")[0] in ("torch", "transformers")]
