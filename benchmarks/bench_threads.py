@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bench_distill_hotpaths import BATCH, RESULTS, check_checkout, commit, machine
@@ -98,7 +98,7 @@ def main() -> None:
             process.stdin.close()
             process.wait()
     load = f"{load_before:.2f}-{os.getloadavg()[0]:.2f}"
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M")
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
     single, double = (statistics.median(r) for r in rates.values())
     header = (
         "| date (UTC) | commit | load avg | layout | stage-1 examples/s, all workers "

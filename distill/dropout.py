@@ -5,7 +5,8 @@ the largest non-matmul op of a training step (11% of a task stage-1 step's CPU t
 a general-distillation one; ``benchmarks/results.md``). Filling an int64 tensor with raw
 random words (``random_`` over the full 64-bit range, the same global Mersenne-Twister
 generator, so ``torch.manual_seed`` fixes the bytes) and comparing each 32-bit half to a
-threshold gives the same Bernoulli mask at about a third of the cost.
+threshold gives the same Bernoulli mask at about half the cost (forward and backward,
+`benchmarks/ab_distill.py`).
 
 The distribution: element ``i`` is dropped when its 32 uniform bits ``b_i`` (read as a
 signed int32) are below ``round(p * 2**32) - 2**31``, so ``P(drop) = round(p * 2**32) / 2**32``

@@ -218,7 +218,7 @@ def train(
     # ``from_pretrained`` returns eval mode: without this a checkpoint-loaded student (or a
     # teacher being fine-tuned) would train with dropout off.
     model.train()
-    use_bits_dropout(model)  # the same Bernoulli masks, a third of bernoulli_'s CPU cost
+    use_bits_dropout(model)  # the same Bernoulli masks at about half bernoulli_'s CPU cost
     for module in frozen:
         module.to(accelerator.device).eval()
 

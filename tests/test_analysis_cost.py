@@ -181,3 +181,17 @@ def test_markdown_lists_the_rates_per_1000_examples(results_root):
     assert "Core-seconds per 1,000 training examples" in markdown
     assert "| stage | MRPC | SST-2 | all |" in markdown
     assert "| general distillation | – | – | 750.0 |" in markdown  # 240 s / 320 examples
+
+
+def test_records_with_settings_give_their_own_example_counts(tmp_path):
+    """The runner's newer records state each stage's examples per epoch and epochs."""
+    settings = {"stage1_examples": 400, "stage1_epochs": 3, "stage2_examples": 100,
+                "stage2_epochs": 2}  # fmt: skip
+    record = {"task": "rte", "wall_time_s": 9.0, "train_seconds": 8.0, "settings": settings,
+              "command": task_command("full", True, 99, 99)}  # fmt: skip
+    write(tmp_path, "table2/full/rte/seed0.json", record)
+    without_stage1 = {**record, "settings": {**settings, "stage1_examples": None,
+                                             "stage1_epochs": None}}  # fmt: skip
+    write(tmp_path, "table2/no-td/rte/seed0.json", without_stage1)
+    runs = stage_examples(tmp_path)  # no augmentation record needed
+    assert runs[[STAGE1, STAGE2]].to_numpy().tolist() == [[1200, 200], [0, 200]]

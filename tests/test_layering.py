@@ -20,6 +20,7 @@ DISTILL_LAYERS = {
     "distill.losses": 1,
     "distill.mapping": 1,
     "distill.attention": 1,
+    "distill.dropout": 1,
     "distill.glue": 1,
     "distill.task_data": 1,
     "distill.corpus": 1,
