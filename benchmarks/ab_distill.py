@@ -34,7 +34,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from bench_distill_hotpaths import HotPaths, check_checkout, commit, machine
-from safetensors.torch import load, load_file
+from safetensors.torch import load_file
 
 from distill import dropout as bits_dropout
 from distill.losses import attention_loss, hidden_loss
@@ -115,23 +115,6 @@ def step_comparisons(root: Path) -> dict[str, Pair]:
     }
 
 
-def zeroed_then_copied(cache: TeacherCache, indices: list[int], mask: torch.Tensor) -> None:
-    """A (before): the one-pass cache read into batch tensors zeroed whole first."""
-    length = mask.shape[1]
-    examples = [load(cache._path(i).read_bytes()) for i in indices]
-    layers = sum(key.startswith("hidden.") for key in examples[0])
-    width, heads = examples[0]["hidden.0"].shape[-1], examples[0]["scores.0"].shape[0]
-    hidden = [torch.zeros(len(indices), length, width) for _ in range(layers)]
-    scores = [torch.zeros(len(indices), heads, length, length) for _ in range(layers - 1)]
-    for row, example in enumerate(examples):
-        for k, target in enumerate(hidden):
-            values = example[f"hidden.{k}"]
-            target[row, : values.shape[0]].copy_(values)
-        for k, target in enumerate(scores):
-            values = example[f"scores.{k}"]
-            target[row, :, : values.shape[-1], : values.shape[-1]].copy_(values)
-
-
 def filled_cache(root: Path, mask: torch.Tensor) -> TeacherCache:
     """32 examples of the MiniLM teacher's shapes (uniform mapping to 3 student layers)."""
     generator = torch.Generator().manual_seed(1)
@@ -165,10 +148,6 @@ def comparisons(length: int, root: Path) -> dict[str, Pair]:
     return {
         "teacher-cache read of a batch (page cache warm): one pass into zeroed tensors": (
             lambda: padded_and_stacked(cache, indices, length),
-            lambda: cache._load(indices, mask),
-        ),
-        "teacher-cache read of a batch: only the padding zeroed, not the whole tensors": (
-            lambda: zeroed_then_copied(cache, indices, mask),
             lambda: cache._load(indices, mask),
         ),
         "attention MSE, forward + backward, per layer: broadcast mask, fused sum": (

@@ -109,24 +109,21 @@ class TeacherCache:
 
     def _load(self, indices, mask) -> Targets:
         """Each file read whole and parsed from memory, its fp16 tensors copied (and widened)
-        straight into the batch tensors, and only their padding zeroed: one pass instead of
-        widen, pad and stack copies, and no pass zeroing what the copies overwrite
+        straight into zeroed batch tensors: one pass instead of widen, pad and stack copies
         (``benchmarks/ab_distill.py``)."""
         batch, length = len(indices), mask.shape[1]
         examples = [load(self._path(i).read_bytes()) for i in indices]
         layers = sum(key.startswith("hidden.") for key in examples[0])
         width, heads = examples[0]["hidden.0"].shape[-1], examples[0]["scores.0"].shape[0]
-        hidden = [torch.empty(batch, length, width) for _ in range(layers)]
-        scores = [torch.empty(batch, heads, length, length) for _ in range(layers - 1)]
+        hidden = [torch.zeros(batch, length, width) for _ in range(layers)]
+        scores = [torch.zeros(batch, heads, length, length) for _ in range(layers - 1)]
         for row, example in enumerate(examples):
-            n = example["hidden.0"].shape[0]
             for k, target in enumerate(hidden):
-                target[row, :n].copy_(example[f"hidden.{k}"])
-                target[row, n:].zero_()
+                values = example[f"hidden.{k}"]
+                target[row, : values.shape[0]].copy_(values)
             for k, target in enumerate(scores):
-                target[row, :, :n, :n].copy_(example[f"scores.{k}"])
-                target[row, :, :n, n:].zero_()
-                target[row, :, n:].zero_()
+                values = example[f"scores.{k}"]
+                target[row, :, : values.shape[-1], : values.shape[-1]].copy_(values)
         device = mask.device
         return [h.to(device) for h in hidden], [a.to(device) for a in scores]
 

@@ -169,20 +169,3 @@ def test_bounded_cache_stops_growing_and_returns_the_same_targets(tmp_path):
     config = teacher.config
     estimate = estimated_bytes(lengths, 3, config.num_attention_heads, config.hidden_size)
     assert size <= estimate
-
-
-def test_read_zeroes_all_padding_whatever_memory_it_gets(tmp_path, monkeypatch):
-    """The batch tensors are allocated uninitialised and only their padding zeroed: with
-    every allocation filled with NaN first, the read still equals pad and stack."""
-    tokenizer, teacher, distiller = tiny_pair(tmp_path)
-    batch = make_batch(tokenizer)
-    mask = batch["attention_mask"]
-    assert not mask.all()  # some rows are padded
-    cache = TeacherCache(tmp_path / "cache", {"teacher": "tiny"})
-    cache.targets(batch, lambda b: distiller.teacher_targets(teacher, b))
-    with monkeypatch.context() as patch:
-        patch.setattr(torch, "empty", lambda *size: torch.full(size, float("nan")))
-        hidden, scores = cache._load([0, 1, 2], mask)
-    want_hidden, want_scores = padded_and_stacked(cache, [0, 1, 2], mask.shape[1])
-    for got, want in zip([*hidden, *scores], [*want_hidden, *want_scores], strict=True):
-        assert torch.equal(got, want)
