@@ -10,8 +10,8 @@ threshold gives the same Bernoulli mask at about half the cost (forward and back
 
 The distribution: element ``i`` is dropped when its 32 uniform bits ``b_i`` (read as a
 signed int32) are below ``round(p * 2**32) - 2**31``, so ``P(drop) = round(p * 2**32) / 2**32``
--- ``p`` quantised to a multiple of ``2**-32`` (for ``p = 0.1`` off by less than ``1e-10``,
-finer than the ``2**-31`` of the MKL generator behind ``bernoulli_``). Distinct elements use
+-- ``p`` quantised to a multiple of ``2**-32`` (for ``p = 0.1`` off by less than
+``1e-10``). Distinct elements use
 distinct bits, hence are independent; kept values are scaled by ``1 / (1 - p)`` exactly as
 ``F.dropout`` does on CPU (a float mask divided by ``1 - p``, times the input). In eval mode
 the input is returned unchanged.
