@@ -124,4 +124,8 @@ def close() -> None:
     import torch.distributed
 
     if torch.distributed.is_available() and torch.distributed.is_initialized():
+        # Every process reaches this point before any tears its part down: a process that
+        # destroys the group while another still talks to it can abort in gloo's threads
+        # ("terminate called without an active exception", seen once under heavy load).
+        torch.distributed.barrier()
         torch.distributed.destroy_process_group()
