@@ -28,6 +28,7 @@ import torch
 from transformers import AutoModelForMaskedLM, AutoTokenizer
 
 from augment.mlm.loading import minilm_encoder_path
+from benchmarks.bench_distill_hotpaths import commit, machine
 from distill.distiller import IntermediateDistiller
 from distill.glue import GlueDataset, get_task, read_tsv
 from distill.mapping import layer_mapping
@@ -145,7 +146,7 @@ def main() -> None:
         stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
         lines = [
             f"\n`PYTHONPATH=. python benchmarks/compile_check.py --pairs {args.pairs}` "
-            f"({stamp} UTC, torch {torch.__version__}, {args.threads} thread(s), load "
+            f"({stamp} UTC, commit {commit()}, {machine()}, {args.threads} thread(s), load "
             f"{load:.2f}-{os.getloadavg()[0]:.2f}):\n",
             "| path | eager | compiled | speed-up | largest difference | same result |",
             "|---|---|---|---|---|---|",
