@@ -139,12 +139,14 @@ def stage_examples(results_root: str | Path) -> pd.DataFrame:
         record = json.loads(path.read_text(encoding="utf-8"))
         original, _ = _known(sizes, path.stem, path)
         epochs = _number(record["command"], "--epochs", path)
-        rows.append({"task": _task_key(record["task"]), "seconds": record["wall_time_s"],
+        seconds = record.get("train_seconds") or record["wall_time_s"]
+        rows.append({"task": _task_key(record["task"]), "seconds": seconds,
                      TEACHER: original * epochs})  # fmt: skip
     for path in layout.general_records():
         record = json.loads(path.read_text(encoding="utf-8"))
         batch = _number(record["command"], "--batch-size", path)
-        rows.append({"task": None, "seconds": record["wall_time_s"],
+        seconds = record.get("train_seconds") or record["wall_time_s"]
+        rows.append({"task": None, "seconds": seconds,
                      GENERAL: record["final_log"]["step"] * batch})  # fmt: skip
     return pd.DataFrame(rows).reindex(columns=["task", "seconds", *STAGES], fill_value=0)
 
@@ -242,8 +244,10 @@ def cost_markdown(results_root: str | Path) -> str:
         f"{to_markdown(shared_table)}\n"
         f"_{shared.sum() / 60:.2f} hours._\n\n"
         "Core-seconds per 1,000 training examples (example passes: set size times epochs; "
-        "task stages fitted to the task's runs, `analysis.cost.seconds_per_1000_examples`):"
-        "\n\n"
+        "task stages fitted to the task's runs, `analysis.cost.seconds_per_1000_examples`; "
+        "a teacher or general distillation recorded without `train_seconds`, as in grids "
+        "made before it was recorded, counts only its finishing process, so its figure is "
+        "a lower bound when it was resumed):\n\n"
         f"{to_markdown(per_example.astype(object).where(per_example.notna(), MISSING))}\n"
     )
 

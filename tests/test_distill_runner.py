@@ -63,6 +63,8 @@ def test_table_runs_store_results_with_their_recipe(finished):
     assert run.settings["temperature"] == 1.0 and run.settings["stage2_examples"] > 0
     for shared in ("teachers/rte.json", "general.json", "augment/rte.json"):
         assert (runner.results_dir / shared).is_file()
+    for shared in ("general.json", "teachers/rte.json"):  # every process's training time
+        assert json.loads((runner.results_dir / shared).read_text())["train_seconds"] > 0
     general = json.loads((runner.results_dir / "general.json").read_text())["command"]
     assert general[general.index("--lr") + 1] == "0.001"
     augment = json.loads((runner.results_dir / "augment/rte.json").read_text())

@@ -308,12 +308,12 @@ class Runner:
         )
         started = time.time()
         self._call(stages.finetune, spec)
-        record = self._scored(
-            {"task": task_name, "model": self._portable([self.pretrained_teacher(name)])[0]},
-            spec,
-            folder / "best",
-            time.time() - started,
-        )
+        keys = {
+            "task": task_name,
+            "model": self._portable([self.pretrained_teacher(name)])[0],
+            "train_seconds": _training_seconds(folder, stages=""),
+        }
+        record = self._scored(keys, spec, folder / "best", time.time() - started)
         self._write_card(folder / "best", record, spec)
         if not self.keep_checkpoints:
             _drop_resume_state(folder, keep_weights=False)  # the teacher is best/
@@ -348,11 +348,13 @@ class Runner:
             )
             started = time.time()
             result = self._call(stages.general, spec)
+            seconds = _training_seconds(folder, stages="")
             if not self.keep_checkpoints:
                 _drop_resume_state(folder, keep_weights=True)
             record = {
                 "command": self._command(spec),
                 "examples": result.examples,
+                "train_seconds": seconds,
                 "profile": self.profile.describe(),
                 "commit": self.commit,
                 "wall_time_s": round(time.time() - started, 1),
@@ -744,11 +746,12 @@ def _count_lines(path: Path) -> int:
         return sum(1 for _ in handle)
 
 
-def _training_seconds(run_folder: Path) -> float | None:
-    """Training time of a run's stages summed over every process that worked on them
-    (resumed runs included), from their final checkpoints; ``None`` if not recorded."""
+def _training_seconds(folder: Path, stages: str = "stage*/") -> float | None:
+    """Training time of a folder's stages (a task run's ``stage1/``, ``stage2/``; with
+    ``stages=""`` the folder's own) summed over every process that worked on them (resumed
+    runs included), from their final checkpoints; ``None`` if not recorded."""
     total, found = 0.0, False
-    for progress in run_folder.glob("stage*/checkpoint/progress.json"):
+    for progress in folder.glob(f"{stages}checkpoint/progress.json"):
         seconds = json.loads(progress.read_text()).get("seconds")
         if seconds is not None:
             total, found = total + seconds, True
