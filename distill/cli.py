@@ -23,49 +23,28 @@ from pathlib import Path
 
 from distill import stages
 from distill.adaptive_mapping import MAPPING_FILE
-from distill.errors import DistillError, OneLineParser, report_user_errors
+from distill.errors import (
+    FRACTION,
+    NON_NEGATIVE,
+    POSITIVE,
+    POSITIVE_INT,
+    DistillError,
+    OneLineParser,
+    report_user_errors,
+)
 from distill.experiments.ablations import EXPERIMENTS, TABLES
 from distill.hub import quiet_loading
 from distill.models import PROJECTION_MODES, STUDENT_PRESETS
 from distill.stages import (
     OBJECTIVES,
-    DistillOptions,
     EvaluateSpec,
     FinetuneSpec,
     GeneralSpec,
     TaskSpec,
+    nested_spec,
     spec_fields,
 )
-from distill.task_data import TaskData
-from distill.training import CLIPPING, LR_SCHEDULES, LoopOptions
-
-
-def _number(kind: type, low: float, low_inclusive: bool, high: float | None = None):
-    """An argparse type for ``kind`` values in a range, so that a bad number is refused
-    before any folder is made or model loaded (``--batch-size 0`` used to divide by zero)."""
-
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if (
-            value < low
-            or (value == low and not low_inclusive)
-            or (high is not None and value >= high)
-        ):
-            bound = f">= {low}" if low_inclusive else f"> {low}"
-            if high is not None:
-                bound += f" and < {high}"
-            raise argparse.ArgumentTypeError(f"{text} is out of range: must be {bound}")
-        return value
-
-    return parse
-
-
-POSITIVE_INT = _number(int, 1, True)
-POSITIVE = _number(float, 0, False)
-FRACTION = _number(float, 0, True, 1)
+from distill.training import CLIPPING, LR_SCHEDULES
 
 
 def _weights(text: str) -> tuple[float, ...]:
@@ -103,8 +82,8 @@ def _loop_args(options: _Options, epochs_and_lr: bool = True) -> None:
     options.add("batch_size", type=POSITIVE_INT, help="global batch size")
     options.add("warmup", type=FRACTION, help="warm-up fraction of steps")
     options.add("grad_accum", type=POSITIVE_INT)
-    options.add("weight_decay", type=_number(float, 0, True), help="AdamW's, not on biases/LN")
-    options.add("max_grad_norm", type=_number(float, 0, True), help="0: no clipping")
+    options.add("weight_decay", type=NON_NEGATIVE, help="AdamW's, not on biases/LN")
+    options.add("max_grad_norm", type=NON_NEGATIVE, help="0: no clipping")
     options.add("mixed_precision", choices=("no", "fp16", "bf16"))
     options.add("seed", type=int)
     options.add("log_every", type=POSITIVE_INT)
@@ -289,7 +268,6 @@ def _as_flag_values(settings: dict[str, object]) -> dict[str, object]:
 
 SPECS = {"finetune": FinetuneSpec, "general": GeneralSpec, "task": TaskSpec}
 SPECS["evaluate"] = EvaluateSpec
-_NESTED = {"loop": LoopOptions, "distill": DistillOptions, "data": TaskData}
 
 
 def spec_from_args(args: argparse.Namespace):
@@ -300,8 +278,9 @@ def spec_from_args(args: argparse.Namespace):
 def _build(spec_type: type, values: dict):
     kwargs = {}
     for spec_field in fields(spec_type):
-        if spec_field.name in _NESTED:
-            kwargs[spec_field.name] = _build(_NESTED[spec_field.name], values)
+        nested = nested_spec(spec_field)
+        if nested is not None:
+            kwargs[spec_field.name] = _build(nested, values)
         elif spec_field.name in values:
             value = values[spec_field.name]
             kwargs[spec_field.name] = tuple(value) if isinstance(value, list) else value

@@ -176,12 +176,18 @@ def field_flags(spec_field: Field, value: object) -> list[str]:
     return [flag, str(value)]
 
 
+def nested_spec(spec_field: Field) -> type | None:
+    """The spec class a field holds (loop, distill, data options), or ``None`` for a
+    plain setting."""
+    return _NESTED.get(spec_field.type)
+
+
 def spec_fields(spec_type: type) -> dict[str, Field]:
     """Every setting of ``spec_type`` by name, its nested specs' included (the flat names
     the command line uses)."""
     found: dict[str, Field] = {}
     for spec_field in fields(spec_type):
-        nested = _NESTED.get(spec_field.type)
+        nested = nested_spec(spec_field)
         if nested is not None:
             found |= spec_fields(nested)
         else:

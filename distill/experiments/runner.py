@@ -33,7 +33,6 @@ the paper; they are run (and stored) once, under Table 2 (:func:`layout.canonica
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
@@ -51,7 +50,7 @@ from filelock import FileLock, Timeout
 
 from augment.api import AugmentSettings, AugmentSpec, augment
 from distill import stages
-from distill.errors import DistillError, MissingInput, OneLineParser
+from distill.errors import POSITIVE, POSITIVE_INT, DistillError, MissingInput, OneLineParser
 from distill.experiments.ablations import EXPERIMENTS, ROWS, STUDIES, TABLES, Experiment
 from distill.experiments.layout import (
     ResultsLayout,
@@ -766,12 +765,6 @@ def _last_log(folder: Path) -> dict | None:
     return json.loads(lines[-1]) if lines else None
 
 
-def _positive_int(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
-    return int(text)
-
-
 def _run_workers(argv: list[str], workers: int) -> int:
     """The same command as ``workers`` runner processes on the same folders, each with its
     share of the CPU's threads; they split the runs through the runner's locks. Returns the
@@ -830,13 +823,13 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument(
         "--teacher-cache-max-gb",
-        type=float,
+        type=POSITIVE,
         help="bound the teacher cache (stage-1 targets of every run; the cpu grid's reached "
         "58 GB unbounded); beyond it targets are recomputed, results unchanged",
     )
     parser.add_argument(
         "--workers",
-        type=_positive_int,
+        type=POSITIVE_INT,
         default=1,
         help="runner processes sharing the runs, the CPU's threads split between them (a "
         "2-core CPU trains faster as two 1-thread runners than as one 2-thread runner)",
