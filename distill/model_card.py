@@ -271,8 +271,8 @@ def _portable(value: str, root: Path) -> str:
         flag, equals, path = value.partition("=")
         if not path.startswith(("/", "~")):
             return value
-    path_obj = Path(path).expanduser().resolve()
-    if path_obj == _pip_minilm():
+    path_obj = Path(os.path.abspath(Path(path).expanduser()))  # ../shared may be a link
+    if path_obj.resolve() == _pip_minilm():
         return flag + equals + MINILM
     if path_obj.is_relative_to(root.parent):
         return flag + equals + os.path.relpath(path_obj, root)

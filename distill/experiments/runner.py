@@ -650,15 +650,16 @@ class Runner:
 
     def _portable(self, argv: list[str]) -> list[str]:
         """``argv`` with the paths of this machine made relative, so that a committed
-        record reads the same in every clone: relative to the project root for files
-        beside it (``../shared/...``, ``runs/...``), else to the work folder (``WORK/...``)."""
+        record reads the same in every clone: relative to the work folder (``WORK/...``)
+        for its files, else to the project root for files beside it (``../shared/...``,
+        ``runs/...``); the work folder first, as it may itself lie beside the project."""
         portable = []
         for arg in argv:
             path = Path(arg)
-            if path.is_absolute() and path.is_relative_to(ROOT.parent):
-                arg = os.path.relpath(path, ROOT)
-            elif path.is_absolute() and path.is_relative_to(self.work):
+            if path.is_absolute() and path.is_relative_to(self.work):
                 arg = str(Path("WORK") / path.relative_to(self.work))
+            elif path.is_absolute() and path.is_relative_to(ROOT.parent):
+                arg = os.path.relpath(path, ROOT)
             portable.append(arg)
         return portable
 
