@@ -6,8 +6,9 @@ metadata in the hub's conventions (licence, base model, GLUE dataset, ``model-in
 the dev metrics as :class:`~huggingface_hub.EvalResult` entries) and a body saying what the
 model is, the recipe it was made with, the command that made it and how to load it.
 
-Cards never contain machine paths: a path under the project's parent folder is written
-relative to the project root (as :meth:`distill.experiments.profiles.Profile.describe` writes them),
+Cards never contain machine paths: a path inside the project or in ``../shared`` beside it
+is written relative to the project root (as :meth:`distill.experiments.profiles.Profile.describe`
+writes them),
 the pip MiniLM folder as its short name ``minilm``, and any other path as its last
 component.
 """
@@ -274,7 +275,7 @@ def _portable(value: str, root: Path) -> str:
     path_obj = Path(os.path.abspath(Path(path).expanduser()))  # ../shared may be a link
     if path_obj.resolve() == _pip_minilm():
         return flag + equals + MINILM
-    if path_obj.is_relative_to(root.parent):
+    if path_obj.is_relative_to(root) or path_obj.is_relative_to(root.parent / "shared"):
         return flag + equals + os.path.relpath(path_obj, root)
     return flag + equals + path_obj.name
 
