@@ -255,6 +255,11 @@ def build_parser(experiment: str | None = None) -> argparse.ArgumentParser:
     evaluate.add("batch_size", type=POSITIVE_INT)
     evaluate.add("max_length", type=POSITIVE_INT)
     evaluate.add("output", type=Path, help="also write the metrics as JSON here")
+    evaluate.add(
+        "predictions",
+        type=Path,
+        help="also write each dev example's predicted and gold label here (JSON, file order)",
+    )
     return parser
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -14,16 +15,71 @@ from distill.glue import Example, GlueDataset, LengthBucketSampler, Task, collat
 from distill.metrics import compute_metrics
 
 
+@dataclass(frozen=True)
+class DevOutputs:
+    """A model's outputs on one dev split, row for row in the split's order: logits
+    (examples, classes) or regression scores (examples, 1), and the gold labels."""
+
+    outputs: np.ndarray
+    labels: np.ndarray
+
+    def predicted(self) -> np.ndarray:
+        """Each example's predicted class, or its score for a regression task."""
+        return self.outputs.reshape(-1) if self.outputs.shape[1] == 1 else self.outputs.argmax(-1)
+
+
 @torch.inference_mode()
-def predict(model: PreTrainedModel, loader: DataLoader) -> tuple[np.ndarray, np.ndarray]:
-    """Logits and labels over ``loader`` (order does not matter for GLUE metrics)."""
+def predict(
+    model: PreTrainedModel,
+    dataset: GlueDataset,
+    tokenizer: PreTrainedTokenizerBase,
+    batch_size: int,
+) -> DevOutputs:
+    """The model's outputs on ``dataset``, batched by length for speed and returned in the
+    dataset's order, so that predictions line up with the examples they score."""
     device = next(model.parameters()).device
-    logits, labels = [], []
+    sampler = LengthBucketSampler(dataset.lengths, batch_size, shuffle=False)
+    loader = DataLoader(dataset, batch_sampler=sampler, collate_fn=collator(tokenizer))
+    outputs, labels = [], []
     for batch in loader:
         inputs = {k: v.to(device) for k, v in model_inputs(batch).items()}
-        logits.append(model(**inputs).logits.float().cpu().numpy())
+        outputs.append(model(**inputs).logits.float().cpu().numpy())
         labels.append(batch["labels"].cpu().numpy())
-    return np.concatenate(logits), np.concatenate(labels)
+    dataset_order = np.argsort(np.concatenate([np.asarray(b) for b in sampler]), kind="stable")
+    return DevOutputs(np.concatenate(outputs)[dataset_order], np.concatenate(labels)[dataset_order])
+
+
+def dev_outputs(
+    model: PreTrainedModel,
+    task: Task,
+    tokenizer: PreTrainedTokenizerBase,
+    dev_sets: Mapping[str, Sequence[Example]],
+    batch_size: int = 64,
+    max_length: int | None = None,
+) -> dict[str, DevOutputs]:
+    """``{split: DevOutputs}`` for each dev set (``{split: examples}``), in eval mode."""
+    was_training = model.training
+    model.eval()
+    outputs = {
+        split: predict(
+            model,
+            GlueDataset(examples, tokenizer, max_length or task.max_length),
+            tokenizer,
+            batch_size,
+        )
+        for split, examples in dev_sets.items()
+    }
+    model.train(was_training)
+    return outputs
+
+
+def split_metrics(task: Task, outputs: Mapping[str, DevOutputs]) -> dict[str, float]:
+    """``{"<split>/<metric>": value}`` for each split's outputs."""
+    return {
+        f"{split}/{name}": value
+        for split, scored in outputs.items()
+        for name, value in compute_metrics(task, scored.outputs, scored.labels).items()
+    }
 
 
 def evaluate(
@@ -35,15 +91,5 @@ def evaluate(
     max_length: int | None = None,
 ) -> dict[str, float]:
     """``{"<split>/<metric>": value}`` for each dev set (``{split: examples}``)."""
-    was_training = model.training
-    model.eval()
-    results = {}
-    for split, examples in dev_sets.items():
-        dataset = GlueDataset(examples, tokenizer, max_length or task.max_length)
-        sampler = LengthBucketSampler(dataset.lengths, batch_size, shuffle=False)
-        loader = DataLoader(dataset, batch_sampler=sampler, collate_fn=collator(tokenizer))
-        logits, labels = predict(model, loader)
-        for name, value in compute_metrics(task, logits, labels).items():
-            results[f"{split}/{name}"] = value
-    model.train(was_training)
-    return results
+    outputs = dev_outputs(model, task, tokenizer, dev_sets, batch_size, max_length)
+    return split_metrics(task, outputs)

@@ -36,6 +36,7 @@ from distill.distiller import (
     teacher_logits,
 )
 from distill.errors import DistillError
+from distill.evaluation import dev_outputs, split_metrics
 from distill.evaluation import evaluate as evaluate_model
 from distill.glue import (
     GlueDataset,
@@ -140,6 +141,7 @@ class EvaluateSpec:
     batch_size: int = 64
     max_length: int | None = None
     output: Path | None = None  # also write the metrics as JSON here
+    predictions: Path | None = None  # and each example's predicted and gold label here
 
 
 COMMANDS = {FinetuneSpec: "finetune", GeneralSpec: "general", TaskSpec: "task"}
@@ -595,8 +597,16 @@ def evaluate(spec: EvaluateSpec) -> dict[str, float]:
     model = load_student(spec.model, with_head=True, what="model")
     check_label_order(task_, model.config.id2label)
     tokenizer = AutoTokenizer.from_pretrained(spec.model)
-    metrics = evaluate_model(model, task_, tokenizer, dev_sets, spec.batch_size, spec.max_length)
+    outputs = dev_outputs(model, task_, tokenizer, dev_sets, spec.batch_size, spec.max_length)
+    metrics = split_metrics(task_, outputs)
     if spec.output is not None:
         spec.output.parent.mkdir(parents=True, exist_ok=True)
         spec.output.write_text(json.dumps(metrics, indent=2))
+    if spec.predictions is not None:
+        spec.predictions.parent.mkdir(parents=True, exist_ok=True)
+        labelled = {
+            split: {"predicted": scored.predicted().tolist(), "gold": scored.labels.tolist()}
+            for split, scored in outputs.items()
+        }
+        spec.predictions.write_text(json.dumps(labelled))
     return metrics

@@ -14,6 +14,7 @@ from transformers import AutoModel, AutoModelForSequenceClassification, AutoToke
 from distill import stages
 from distill.cli import SPECS, build_parser, main, parse
 from distill.experiments import EXPERIMENTS, TABLES
+from distill.glue import TASKS
 from distill.models import PROJECTIONS_FILE
 from distill.stages import spec_fields, to_argv
 
@@ -164,11 +165,17 @@ def test_task_distillation_and_evaluate(ws, teacher, capsys):
     capsys.readouterr()
     run(
         f"evaluate --task rte --data-dir {ws['data']} --model {out / 'stage2'} "
-        f"--output {out / 'metrics.json'}"
+        f"--output {out / 'metrics.json'} --predictions {out / 'predictions.json'}"
     )
     printed = json.loads(capsys.readouterr().out)
     assert set(printed) == {"dev/acc"} and 0 <= printed["dev/acc"] <= 1
     assert json.loads((out / "metrics.json").read_text()) == printed
+    labelled = json.loads((out / "predictions.json").read_text())["dev"]
+    rows = (ws["data"] / "RTE" / "dev.tsv").read_text().splitlines()[1:]
+    gold = [TASKS["rte"].labels.index(row.split("\t")[-1]) for row in rows]
+    assert labelled["gold"] == gold  # file order, although evaluation batches by length
+    hits = [p == g for p, g in zip(labelled["predicted"], labelled["gold"], strict=True)]
+    assert sum(hits) / len(hits) == pytest.approx(printed["dev/acc"])
 
 
 @pytest.mark.parametrize("name", ["no-gd", "no-td", "no-pred", "no-trm", "top"])
@@ -301,7 +308,8 @@ def test_regression_and_mnli_tasks(ws, capsys):
             f"--epochs 1 {FAST}"
         )
         capsys.readouterr()
-        run(f"evaluate --task {task} --data-dir {data} --model {out}")
+        predictions = out / "predictions.json"
+        run(f"evaluate --task {task} --data-dir {data} --model {out} --predictions {predictions}")
         metrics = json.loads(capsys.readouterr().out)
         expected = (
             {"dev/pearson", "dev/spearman"}
@@ -309,6 +317,10 @@ def test_regression_and_mnli_tasks(ws, capsys):
             else {"dev_matched/acc", "dev_mismatched/acc"}
         )
         assert set(metrics) == expected
+        labelled = json.loads(predictions.read_text())
+        assert set(labelled) == {key.split("/")[0] for key in expected}
+        kinds = {type(value) for split in labelled.values() for value in split["predicted"]}
+        assert kinds == ({float} if task == "sts-b" else {int})  # scores, or class indices
 
 
 @pytest.mark.skipif(not GLUE.is_dir(), reason=f"GLUE data not found at {GLUE}")

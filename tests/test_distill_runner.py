@@ -49,6 +49,11 @@ def test_table_runs_store_results_with_their_recipe(finished):
     assert "--student" not in record["command"]  # w/o GD starts from a random student
     assert record["profile"]["name"] == "smoke" and record["commit"]
     assert record["train_seconds"] > 0 and record["wall_time_s"] > 0
+    assert record["teacher_cache_bytes"] >= 0
+    dev = record["predictions"]["dev"]  # what the metric was computed from, example by example
+    hits = [p == g for p, g in zip(dev["predicted"], dev["gold"], strict=True)]
+    assert set(dev["gold"]) == {"0", "1"}
+    assert sum(hits) / len(hits) == pytest.approx(record["metrics"]["dev/acc"])
     command = record["command"]
     assert command[command.index("--stage2-lr") + 1] == "0.0002"
     assert "--stage1-lr" not in command  # the profile's is the paper's, the default

@@ -125,8 +125,12 @@ class RunRecord:
     ``metrics`` are ``{"<split>/<metric>": fraction}`` as ``distill.stages.evaluate`` returns;
     ``command`` the ``python -m distill`` command that trains it; ``settings`` what the run
     resolved and used (mapping, objectives, temperature, epochs, learning rates, data
-    sizes). ``wall_time_s`` is the process that finished the run, ``train_seconds`` its
-    stages' training time over every process that worked on them (resumed runs in full).
+    sizes). ``predictions`` hold, per dev split, the predicted and gold class of every
+    example in file order (strings of class indices; absent for regression and for records
+    made before they were kept). ``wall_time_s`` is the process that finished the run,
+    ``train_seconds`` its stages' training time over every process that worked on them
+    (resumed runs in full); ``teacher_cache_bytes`` the teacher cache's size on disk when
+    the run finished.
     """
 
     table: str
@@ -142,6 +146,8 @@ class RunRecord:
     commit: str | None = None
     wall_time_s: float | None = None
     train_seconds: float | None = None
+    predictions: dict[str, dict[str, str]] | None = None
+    teacher_cache_bytes: int | None = None
 
     @classmethod
     def read(cls, path: str | Path) -> RunRecord:

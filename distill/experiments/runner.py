@@ -497,6 +497,7 @@ class Runner:
                 "mapping": result.mapping,
                 "settings": _settings(spec, result),
                 "train_seconds": _training_seconds(spec.output_dir),
+                "teacher_cache_bytes": self.cache_bytes(),
             }
             record = self._scored(keys, spec, result.model, time.time() - started)
             RunRecord(**record).write(path)
@@ -587,12 +588,19 @@ class Runner:
 
     def _scored(self, keys: dict, spec, model: Path, seconds: float) -> dict:
         """``keys`` with the model's dev metrics (the task's dev split(s)) and its recipe."""
+        predictions = spec.output_dir / "dev_predictions.json"
         metrics = stages.evaluate(
-            EvaluateSpec(task=keys["task"], model=model, data_dir=spec.data.data_dir)
+            EvaluateSpec(
+                task=keys["task"],
+                model=model,
+                data_dir=spec.data.data_dir,
+                predictions=predictions,
+            )
         )
         selection = model / "selection.json"
         return keys | {
             "metrics": metrics,
+            "predictions": _compact_predictions(json.loads(predictions.read_text())),
             "selected": json.loads(selection.read_text()) if selection.is_file() else None,
             "command": self._command(spec),
             "profile": self.profile.describe(),
@@ -662,6 +670,20 @@ class Runner:
                 arg = os.path.relpath(path, ROOT)
             portable.append(arg)
         return portable
+
+
+def _compact_predictions(labelled: dict[str, dict[str, list]]) -> dict[str, dict[str, str]] | None:
+    """A classifier's dev predictions for its record: per split, the predicted and the gold
+    class of each example in file order as one string of class indices (``"0110..."``), so
+    that the analysis can bootstrap over dev examples from the records alone. ``None`` for
+    regression, whose scores do not fit one character each."""
+    compact = {}
+    for split, columns in labelled.items():
+        values = [*columns["predicted"], *columns["gold"]]
+        if not all(isinstance(value, int) and 0 <= value < 10 for value in values):
+            return None
+        compact[split] = {name: "".join(map(str, column)) for name, column in columns.items()}
+    return compact
 
 
 def _settings(spec: TaskSpec, result: TaskResult) -> dict:
