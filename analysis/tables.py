@@ -33,13 +33,14 @@ from __future__ import annotations
 
 import argparse
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from analysis.majority import STANDARD_ERRORS, excluded_tasks, majority_table, majority_tests
 from analysis.plots import save_figure
 from distill.experiments.ablations import FULL_RUN, REPEATS_FULL_RUN, STUDIES
 from distill.experiments.layout import RunRecord
@@ -74,7 +75,15 @@ TABLE_TITLES = {
     "table3": "Table 3: ablation of the distillation objectives",
     "table4": "Table 4: layer mapping strategies",
 }
+README_BLOCKS = (*TABLE_TITLES, "majority")  # what --update writes into a README
 PAPER_SOURCE = "Paper: TinyBERT4 dev set, Jiao et al., arXiv:1909.10351"
+MAJORITY_NOTE = (
+    "Dev primary metric x100, TinyBERT4's mean over seeds against always predicting the dev "
+    "set's most frequent class; SE adds the bootstrap over dev examples and the seeds' "
+    f"standard error in quadrature. A task whose gap is not above {STANDARD_ERRORS:g} SE keeps "
+    "its column in the tables but is left out of the averages and the reading "
+    "(`analysis.majority`)."
+)
 
 # Our tasks in the order of our columns (the paper's MRPC and CoLA first), keyed as the
 # records' task names compared lower-case without hyphens; each scored by its Task.metric.
@@ -167,11 +176,14 @@ def _paper_order(rows: Sequence[str], table: str) -> list[str]:
     return list(PAPER_REFERENCE[table]) + [row for row in rows if row not in PAPER_REFERENCE[table]]
 
 
-def ours_table(aggregated: pd.DataFrame, table: str) -> pd.DataFrame:
+def ours_table(
+    aggregated: pd.DataFrame, table: str, excluded: Collection[str] = ()
+) -> pd.DataFrame:
     """Our primary metric per row and task (x100): columns ``(task label, mean|std|n)``.
 
     Rows follow the paper's order, then our extra rows. ``Avg`` is the mean over our tasks
-    and stays empty while any task is missing, so a partial row is never averaged.
+    except the ``excluded`` ones (tasks that show no effect, :mod:`analysis.majority`) and
+    stays empty while any of them is missing, so a partial row is never averaged.
     """
     ours = table_scores(aggregated, table)
     ours[["mean", "std"]] *= 100
@@ -181,9 +193,20 @@ def ours_table(aggregated: pd.DataFrame, table: str) -> pd.DataFrame:
         columns=pd.MultiIndex.from_product([tasks, ["mean", "std", "n"]])
     )
     wide = wide.reindex(_paper_order(wide.index, table))
-    task_means = wide.loc[:, [(task, "mean") for task in tasks]]
+    averaged = [task for task in tasks if task not in _task_keys(excluded)]
+    task_means = wide.loc[:, [(task, "mean") for task in averaged]]
     wide[("Avg", "mean")] = task_means.mean(axis=1, skipna=False)
     return wide.rename(columns=TASK_LABELS, level=0)
+
+
+def _task_keys(tasks: Collection[str]) -> set[str]:
+    """Task names as the tables key them (lower-case, no hyphens)."""
+    return {task.lower().replace("-", "") for task in tasks}
+
+
+def _column_position(task: str) -> int:
+    """Where ``task`` (as records name it) stands among our columns."""
+    return list(PRIMARY_METRIC).index(task.lower().replace("-", ""))
 
 
 def paired_gaps(results: pd.DataFrame, table: str) -> pd.DataFrame:
@@ -288,14 +311,18 @@ def _format(mean: float, std: float, signed: bool = False) -> str:
     return shown if np.isnan(std) else f"{shown} ± {std:.1f}"
 
 
-def comparison_table(aggregated: pd.DataFrame, table: str) -> pd.DataFrame:
+def comparison_table(
+    aggregated: pd.DataFrame, table: str, excluded: Collection[str] = ()
+) -> pd.DataFrame:
     """Paper columns beside ours, as display strings (``mean ± std`` over seeds).
 
     The ``seeds`` column gives the number of seeds behind our cells (a range when tasks
-    differ), so a lone seed without a std is visible as such.
+    differ), so a lone seed without a std is visible as such. An ``excluded`` task keeps its
+    column, marked as showing no effect, and stays out of our average (:func:`ours_table`).
     """
     paper = paper_table(table)
-    ours = ours_table(aggregated, table)
+    ours = ours_table(aggregated, table, excluded)
+    left_out = {TASK_LABELS[key] for key in _task_keys(excluded) if key in TASK_LABELS}
     display = pd.DataFrame(index=ours.index)
     display.index.name = "Setting"
     for column in PAPER_COLUMNS:
@@ -303,11 +330,14 @@ def comparison_table(aggregated: pd.DataFrame, table: str) -> pd.DataFrame:
         display[f"{column} (paper)"] = [MISSING if np.isnan(v) else f"{v:.1f}" for v in values]
     tasks = [task for task in ours.columns.get_level_values(0).unique() if task != "Avg"]
     for task in tasks:
-        display[f"{task} (ours)"] = [
+        header = f"{task} (ours, no effect)" if task in left_out else f"{task} (ours)"
+        display[header] = [
             _format(mean, std)
             for mean, std in zip(ours[(task, "mean")], ours[(task, "std")], strict=True)
         ]
-    display["Avg (ours)"] = [_format(mean, np.nan) for mean in ours[("Avg", "mean")]]
+    shown_out = [task for task in tasks if task in left_out]
+    average = f"Avg (ours, without {', '.join(shown_out)})" if shown_out else "Avg (ours)"
+    display[average] = [_format(mean, np.nan) for mean in ours[("Avg", "mean")]]
     counts = ours.loc[:, [(task, "n") for task in tasks]]
     display["seeds"] = [_seed_range(row.dropna()) for _, row in counts.iterrows()]
     return display
@@ -368,14 +398,26 @@ def write_tables(
     results_root: str | Path, out_dir: str | Path, formats: Sequence[str] = ("png",)
 ) -> list[Path]:
     """Write, for Tables 2-4, ``tableN.md`` (the table, then its :func:`gap_table`) plus one
-    figure of the table per format; return the paths."""
+    figure of the table per format; ``majority.md``, which tasks show an effect
+    (:mod:`analysis.majority`), and ``augmentation-size.md`` when the N_a study ran; return
+    the paths."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     results = load_results(results_root)
     aggregated = aggregate(results)
+    tests = majority_tests(results_root)
+    tests = {task: tests[task] for task in sorted(tests, key=_column_position)}
+    excluded = excluded_tasks(tests)
     written = []
+    if tests:
+        markdown = out_dir / "majority.md"
+        markdown.write_text(
+            "**Does each task show an effect? TinyBERT4 against the majority class**\n\n"
+            f"{to_markdown(majority_table(tests))}\n{MAJORITY_NOTE}\n"
+        )
+        written.append(markdown)
     for table, title in TABLE_TITLES.items():
-        display = comparison_table(aggregated, table)
+        display = comparison_table(aggregated, table, excluded)
         gaps = gap_table(results, table)
         first = _first_row(table)
         sections = [f"**{title}**\n\n{to_markdown(display)}\n_{PAPER_SOURCE}_\n"]
@@ -446,7 +488,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("results", type=Path, help="e.g. results/cpu")
     parser.add_argument("out", type=Path, help="folder for tableN.md and tableN.png")
     add_update_option(
-        parser, "each tableN.md between <!-- tableN:begin --> and <!-- tableN:end -->"
+        parser,
+        "each tableN.md between <!-- tableN:begin --> and <!-- tableN:end -->, and "
+        "majority.md between <!-- majority:begin --> and <!-- majority:end -->",
     )
     args = parser.parse_args(argv)
     markdown = {
@@ -456,7 +500,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     }
     for text in markdown.values():
         print(text)
-    tables = {name: text for name, text in markdown.items() if name in TABLE_TITLES}
+    tables = {name: text for name, text in markdown.items() if name in README_BLOCKS}
     update_or_exit(parser, args.update, tables)
 
 

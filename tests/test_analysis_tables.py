@@ -139,7 +139,8 @@ def test_figures_and_files(results_root, tmp_path):
     assert len(table_figure(display, "Table 2").axes) == 1
     written = write_tables(results_root, tmp_path / "out")
     assert sorted(path.name for path in written) == [
-        "table2.md", "table2.png", "table3.md", "table3.png", "table4.md", "table4.png"
+        "majority.md", "table2.md", "table2.png", "table3.md", "table3.png", "table4.md",
+        "table4.png",
     ]  # fmt: skip
     assert all(path.stat().st_size > 0 for path in written)
 
@@ -215,15 +216,15 @@ def test_update_markdown_refuses_a_missing_block_and_leaves_the_file(tmp_path):
 
 def test_command_line_updates_a_readme(results_root, tmp_path, capsys):
     readme = tmp_path / "README.md"
-    readme.write_text(
-        "".join(f"<!-- table{n}:begin -->\n<!-- table{n}:end -->\n" for n in (2, 3, 4))
-    )
+    blocks = ("table2", "table3", "table4", "majority")
+    readme.write_text("".join(f"<!-- {name}:begin -->\n<!-- {name}:end -->\n" for name in blocks))
     main([str(results_root), str(tmp_path / "out"), "--update", str(readme)])
     assert readme.read_text().count("| Setting | MNLI-m (paper)") == 3
+    assert "| Task | TinyBERT4 | majority class" in readme.read_text()
     readme.write_text("no markers\n")
     with pytest.raises(SystemExit) as exit_info:
         main([str(results_root), str(tmp_path / "out"), "--update", str(readme)])
-    assert exit_info.value.code == 1 and "table2:begin" in capsys.readouterr().err
+    assert exit_info.value.code == 1 and ":begin -->' ... '<!-- " in capsys.readouterr().err
 
 
 def test_the_n_a_study_pairs_each_seed_with_table_2s_runs(tmp_path):
