@@ -39,7 +39,7 @@ from analysis.tables import (
     update_or_exit,
 )
 from distill.experiments import EXPERIMENTS
-from distill.experiments.layout import ResultsLayout, augment_name
+from distill.experiments.layout import ResultsLayout, RunRecord, augment_name
 from distill.glue import get_task
 
 ALL = "all"
@@ -227,6 +227,18 @@ def _number(command: list[str], name: str, path: Path) -> float:
     return float(value)
 
 
+def teacher_cache_peak_gb(results_root: str | Path) -> float | None:
+    """The teacher cache's largest size on disk at the end of a run (GB), as the run records
+    state it; ``None`` for grids made before it was recorded. The cache never shrinks while
+    runs use it (``--teacher-cache-max-gb`` stops its growth), so this is its peak."""
+    sizes = [
+        record.teacher_cache_bytes
+        for path in Path(results_root).rglob("seed*.json")
+        if (record := RunRecord.read(path)).teacher_cache_bytes is not None
+    ]
+    return max(sizes) / 1e9 if sizes else None
+
+
 def cost_markdown(results_root: str | Path) -> str:
     """Both cost tables with their totals, as Markdown."""
     results = load_results(results_root)
@@ -235,10 +247,17 @@ def cost_markdown(results_root: str | Path) -> str:
     run_count = results["path"].nunique()
     shared_table = shared.rename_axis("shared piece").to_frame()
     per_example = seconds_per_1000_examples(stage_examples(results_root))
+    cache_peak = teacher_cache_peak_gb(results_root)
+    cache_line = (
+        ""
+        if cache_peak is None
+        else f"_Teacher cache: at most {cache_peak:.1f} GB on disk at the end of a run._\n\n"
+    )
     return (
         "Task distillation, core-minutes (one core per run):\n\n"
         f"{to_markdown(runs.rename_axis(index='seed', columns=None))}\n"
         f"_{run_count} runs, {runs.loc[ALL, ALL] / 60:.2f} core-hours._\n\n"
+        f"{cache_line}"
         "Shared pieces, wall minutes of the process that finished each (a resumed piece "
         "counts from its last start):\n\n"
         f"{to_markdown(shared_table)}\n"

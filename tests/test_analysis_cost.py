@@ -19,6 +19,7 @@ from analysis.cost import (
     shared_minutes,
     stage_examples,
     task_minutes,
+    teacher_cache_peak_gb,
 )
 from analysis.tables import load_results
 
@@ -195,3 +196,14 @@ def test_records_with_settings_give_their_own_example_counts(tmp_path):
     write(tmp_path, "table2/no-td/rte/seed0.json", without_stage1)
     runs = stage_examples(tmp_path)  # no augmentation record needed
     assert runs[[STAGE1, STAGE2]].to_numpy().tolist() == [[1200, 200], [0, 200]]
+
+
+def test_the_teacher_cache_peak_is_the_largest_size_a_run_recorded(results_root):
+    assert "Teacher cache" not in cost_markdown(results_root)  # older records: no size
+    for size, path in zip((3e9, 7.25e9), sorted(results_root.rglob("seed*.json"))[:2], strict=True):
+        record = json.loads(path.read_text())
+        path.write_text(json.dumps(record | {"teacher_cache_bytes": int(size)}))
+    assert teacher_cache_peak_gb(results_root) == pytest.approx(7.25)
+    assert "_Teacher cache: at most 7.2 GB on disk at the end of a run._" in cost_markdown(
+        results_root
+    )
