@@ -240,6 +240,9 @@ def test_prepare_builds_the_shared_pieces_and_no_run(tmp_path, tiny_glove_file):
     assert (runner.work / "augment/rte/train_aug.tsv").is_file()
     assert (runner.work / "general/config.json").is_file()
     assert not (runner.work / "runs").exists() and not (runner.results_dir / "table2").exists()
+    assert not (runner.work / "augment/rte-n_a-x4").exists()  # no paper row uses it
+    runner.prepare(("augmentation-size",))  # the N_a study's own, larger set
+    assert (runner.work / "augment/rte-n_a-x4/train_aug.tsv").is_file()
 
 
 def test_only_uncommitted_code_marks_the_commit_dirty(tmp_path):

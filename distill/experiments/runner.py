@@ -51,7 +51,7 @@ from filelock import FileLock, Timeout
 from augment.api import AugmentSettings, AugmentSpec, augment
 from distill import stages
 from distill.errors import POSITIVE, POSITIVE_INT, DistillError, MissingInput, OneLineParser
-from distill.experiments.ablations import EXPERIMENTS, ROWS, STUDIES, TABLES, Experiment
+from distill.experiments.ablations import ROWS, STUDIES, TABLES, Experiment
 from distill.experiments.layout import (
     ResultsLayout,
     RunRecord,
@@ -401,14 +401,19 @@ class Runner:
             write_json(self.results.augment_record(task_name, n_a_scale), record)
         return output
 
-    def prepare(self, tasks: tuple[str, ...] | None = None) -> None:
-        """Build every shared piece the tables need: each task's teacher and augmented
-        set, then the general-distilled students (e.g. on one core while another runner
-        trains)."""
+    def prepare(
+        self, tables: tuple[str, ...] = tuple(TABLES), tasks: tuple[str, ...] | None = None
+    ) -> None:
+        """Build every shared piece the rows of ``tables`` need: each task's teacher and
+        augmented sets, then the general-distilled students (e.g. on one core while another
+        runner trains)."""
+        experiments = [experiment for table in tables for experiment in ROWS[table]]
+        scales = sorted({e.n_a_scale for e in experiments if e.augmentation})
         for task in tasks or self.profile.tasks:
             self.teacher(task)
-            self.augmented(task)
-        starts = {e.general_without for e in EXPERIMENTS.values() if e.general_distillation}
+            for n_a_scale in scales:
+                self.augmented(task, n_a_scale)
+        starts = {e.general_without for e in experiments if e.general_distillation}
         for without in sorted(starts):
             self.general(without)
 
@@ -821,7 +826,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "action",
         choices=("run", "prepare", "status"),
-        help="run the tables' runs; prepare only their shared pieces; status of the runs",
+        help="run the tables' runs; prepare only the shared pieces they need; status of the runs",
     )
     parser.add_argument(
         "tables",
@@ -894,7 +899,7 @@ def main(argv: list[str]) -> int:
     tasks = tuple(args.tasks.split(",")) if args.tasks else None
     seeds = tuple(int(s) for s in args.seeds.split(",")) if args.seeds else None
     if args.action == "prepare":
-        runner.prepare(tasks)
+        runner.prepare(tuple(args.tables), tasks)
     else:
         runner.run_tables(tuple(args.tables), tasks, seeds)
     return 0
