@@ -3,6 +3,7 @@
     python -m analysis attention --model minilm --text "the movie was great ." --out figures/
     python -m analysis tables results/cpu        (same as python -m analysis.tables)
     python -m analysis cost results/cpu          (same as python -m analysis.cost)
+    python -m analysis pieces results/cpu        (same as python -m analysis.pieces)
     python -m analysis demo --teacher T --student S --out figures/
 
 Each command is a module with its own ``main(argv)``; this file only picks it, so the
@@ -18,6 +19,10 @@ COMMANDS = {
     "attention": ("analysis.attention", "any model's heads on your sentence, offline HTML"),
     "tables": ("analysis.tables", "run results beside the paper's tables"),
     "cost": ("analysis.cost", "what a profile's runs cost"),
+    "pieces": (
+        "analysis.pieces",
+        "what a profile's teachers, sets and general students came out as",
+    ),
     "demo": ("analysis.demo", "every figure for a teacher/student pair"),
 }
 

@@ -98,7 +98,7 @@ class ResultsLayout:
         return sorted(self.augment_record("*").parent.glob("*.json"))
 
     def general_records(self) -> list[Path]:
-        return sorted(self.results.glob(f"{general_name(())}*.json"))
+        return sorted(self.results.glob(f"{general_name(())}*.json"), key=lambda path: path.stem)
 
 
 def general_name(without: tuple[str, ...]) -> str:
@@ -106,9 +106,18 @@ def general_name(without: tuple[str, ...]) -> str:
     return "general" + "".join(f"-without-{objective}" for objective in without)
 
 
+_N_A_SCALE = "-n_a-x"
+
+
 def augment_name(task: str, n_a_scale: int) -> str:
     """``mrpc``, or e.g. ``mrpc-n_a-x4`` for a set with four times the profile's N_a."""
-    return task if n_a_scale == 1 else f"{task}-n_a-x{n_a_scale}"
+    return task if n_a_scale == 1 else f"{task}{_N_A_SCALE}{n_a_scale}"
+
+
+def parse_augment_name(name: str) -> tuple[str, int]:
+    """The task and N_a scale of an :func:`augment_name` (``mrpc-n_a-x4`` -> mrpc, 4)."""
+    task, _, scale = name.partition(_N_A_SCALE)
+    return task, int(scale or 1)
 
 
 def canonical(table: str, experiment: Experiment) -> tuple[str, Experiment]:
