@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score, matthews_corrcoef
 
-from analysis.majority import majority_test, majority_tests, metric
+from analysis.majority import majority_test, majority_tests, metric, weighted_metric
 from analysis.tables import aggregate, comparison_table, load_results, write_tables
 from distill.glue import TASKS
 
@@ -30,6 +30,20 @@ def test_metric_is_the_tables_primary_metric_of_class_indices():
     assert metric(TASKS["cola"], predicted, GOLD) == pytest.approx(
         100 * matthews_corrcoef(GOLD, predicted)
     )
+
+
+@pytest.mark.filterwarnings("ignore:A single label was found")  # the 0/0 draw, on purpose
+@pytest.mark.parametrize("task", ["mrpc", "cola", "rte"])
+def test_the_bootstrap_closed_forms_equal_scikit_learn_on_every_resample(task):
+    predicted = flipped(GOLD, 90, seed=2)
+    weights = np.random.default_rng(3).multinomial(len(GOLD), np.full(len(GOLD), 1 / len(GOLD)), 20)
+    weights[0] = 0  # one predicted class only: MCC is 0/0, which scikit-learn scores 0
+    weights[0, np.flatnonzero(predicted == 1)[:5]] = 1
+    for draw, row in zip(
+        weighted_metric(TASKS[task], predicted, GOLD, weights), weights, strict=True
+    ):
+        rows = np.repeat(np.arange(len(GOLD)), row)
+        assert draw == pytest.approx(metric(TASKS[task], predicted[rows], GOLD[rows]))
 
 
 def test_a_student_that_predicts_the_majority_class_shows_no_effect():
