@@ -12,6 +12,7 @@ from analysis.tables import load_results
 from distill import stages
 from distill.experiments import EXPERIMENTS
 from distill.experiments import runner as runner_module
+from distill.experiments.ablations import ROWS
 from distill.experiments.layout import RunRecord
 from distill.experiments.profiles import PROFILES, get_profile
 from distill.experiments.runner import Runner, git_commit, main
@@ -339,3 +340,31 @@ def test_workers_are_runner_processes_sharing_the_threads(monkeypatch):
         assert command[1:] == ["-m", "distill", "experiments", "run", "table2", "--profile",
                                "smoke", "--seeds", "0"]  # fmt: skip
         assert env["OMP_NUM_THREADS"] == "1"
+
+
+def test_teacher_caches_go_once_no_unfinished_run_reads_their_training_set(tmp_path):
+    """The N_a study's set is read by its row only: once that row's last seed is done its
+    cached targets are deleted, while the sets unfinished rows train on stay."""
+    profile = dataclasses.replace(PROFILES["smoke"], tasks=("rte",), seeds=(0,))
+    runner = Runner(profile, tmp_path / "work", tmp_path / "results")
+    study = ROWS["augmentation-size"][0]
+    sets = {
+        "study": runner.layout.augmented("rte", study.n_a_scale),
+        "augmented": runner.layout.augmented("rte"),
+        "original": runner.layout.glue / "RTE" / "train.tsv",
+    }
+    for name, data in sets.items():
+        data.parent.mkdir(parents=True, exist_ok=True)
+        data.write_text("rows\n")
+        folder = runner.layout.teacher_cache / f"targets-{name}"
+        folder.mkdir(parents=True)
+        (folder / "meta.json").write_text(json.dumps({"train": [str(data.resolve()), 5, 0]}))
+    assert runner.release_teacher_caches() == []  # every set has unfinished runs
+    done = runner.result_path("augmentation-size", study, "rte", 0)
+    done.parent.mkdir(parents=True)
+    done.write_text("{}")
+    assert runner.release_teacher_caches() == [runner.layout.teacher_cache / "targets-study"]
+    assert sorted(p.name for p in runner.layout.teacher_cache.iterdir()) == [
+        "targets-augmented",
+        "targets-original",
+    ]

@@ -509,9 +509,38 @@ class Runner:
             self._write_card(result.model, record, spec, experiment)
             if not self.keep_checkpoints:
                 _drop_intermediate(spec.output_dir)
+            self.release_teacher_caches()
         finally:
             lock.release()
         return path
+
+    def release_teacher_caches(self) -> list[Path]:
+        """Delete the teacher-cache folders built from a training set that no unfinished
+        run of the profile reads (a task's N_a-study set once its last seed is done, every
+        set once the grid is), so that the bounded cache holds what later runs still read.
+        A run in progress has no result yet, so another runner's sets stay. Returns the
+        folders deleted."""
+        needed = {
+            str(self._training_set(experiment, task).resolve())
+            for table, rows in ROWS.items()
+            for experiment in rows
+            for task in self.profile.tasks
+            for seed in self.profile.seeds
+            if not self.result_path(table, experiment, task, seed).is_file()
+        }
+        released = []
+        for meta in sorted(self.layout.teacher_cache.glob("*/meta.json")):
+            train = json.loads(meta.read_text()).get("train")
+            if isinstance(train, list) and train and train[0] not in needed:
+                shutil.rmtree(meta.parent, ignore_errors=True)
+                released.append(meta.parent)
+        return released
+
+    def _training_set(self, experiment: Experiment, task: str) -> Path:
+        """The file a run's distillation stages train on (its teacher targets' source)."""
+        if experiment.augmentation:
+            return self.layout.augmented(task, experiment.n_a_scale)
+        return self.layout.glue / get_task(task).directory / "train.tsv"
 
     def run_tables(
         self,
