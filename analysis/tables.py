@@ -19,7 +19,7 @@ paper's values; other rows are appended below them. Table 3's ``TinyBERT4`` and 
 ``Uniform`` row are the same run as Table 2's ``TinyBERT4`` (the paper repeats its
 numbers), so they show that run unless the table has its own. Task names are compared
 lower-case without hyphens (``SST-2`` = ``sst2``). Metric keys are ``f1``, ``acc``,
-``mcc``, ... or ``<split>/<metric>`` as ``distill.evaluation.evaluate`` returns them
+``mcc``, ... or ``<split>/<metric>`` as ``distill.evaluation.split_metrics`` returns them
 (``dev/f1``); plain keys count as the ``dev`` split, the only one tabulated. Metrics are
 fractions (MCC in [-1, 1]); tables show them x100 like the paper. Each task is scored by
 :data:`PRIMARY_METRIC` (the paper reports F1 on MRPC, Matthews correlation on CoLA and

@@ -80,16 +80,3 @@ def split_metrics(task: Task, outputs: Mapping[str, DevOutputs]) -> dict[str, fl
         for split, scored in outputs.items()
         for name, value in compute_metrics(task, scored.outputs, scored.labels).items()
     }
-
-
-def evaluate(
-    model: PreTrainedModel,
-    task: Task,
-    tokenizer: PreTrainedTokenizerBase,
-    dev_sets: Mapping[str, Sequence[Example]],
-    batch_size: int = 64,
-    max_length: int | None = None,
-) -> dict[str, float]:
-    """``{"<split>/<metric>": value}`` for each dev set (``{split: examples}``)."""
-    outputs = dev_outputs(model, task, tokenizer, dev_sets, batch_size, max_length)
-    return split_metrics(task, outputs)

@@ -56,7 +56,7 @@ HUB_CONFIGS = {"sst-2": "sst2", "sts-b": "stsb"}
 class CardRecipe:
     """What a card says about one saved model; the runner fills it from a finished run.
 
-    ``metrics`` are ``{"<split>/<metric>": value}`` as ``distill.evaluation.evaluate``
+    ``metrics`` are ``{"<split>/<metric>": value}`` as ``distill.evaluation.split_metrics``
     returns them. ``base_model`` is the pre-trained model the model derives from (for a
     student: the one its teacher was fine-tuned from); ``teacher`` is the model a student
     was distilled from (``None`` for a teacher). Names may be short names (``minilm``), hub

@@ -37,7 +37,6 @@ from distill.distiller import (
 )
 from distill.errors import DistillError
 from distill.evaluation import dev_outputs, split_metrics
-from distill.evaluation import evaluate as evaluate_model
 from distill.glue import (
     GlueDataset,
     Task,
@@ -299,9 +298,14 @@ def _evaluation(
 ) -> Evaluation:
     """Dev metrics after each epoch; the best model by the task's (or the chosen) metric on
     the first dev set (or the chosen one) is kept in OUTPUT_DIR/best."""
+
+    def metrics(model: PreTrainedModel) -> dict[str, float]:
+        return split_metrics(
+            task, dev_outputs(model, task, tokenizer, dev_sets, max_length=max_length)
+        )
+
     return Evaluation(
-        lambda model: evaluate_model(model, task, tokenizer, dev_sets, max_length=max_length),
-        (spec.select_split or next(iter(dev_sets)), spec.select_metric or task.metric),
+        metrics, (spec.select_split or next(iter(dev_sets)), spec.select_metric or task.metric)
     )
 
 
