@@ -35,6 +35,7 @@ from analysis.tables import (
     TASK_LABELS,
     add_update_option,
     load_results,
+    task_key,
     to_markdown,
     update_or_exit,
 )
@@ -140,7 +141,7 @@ def stage_examples(results_root: str | Path) -> pd.DataFrame:
         original, _ = _known(sizes, path.stem, path)
         epochs = _number(record["command"], "--epochs", path)
         seconds = record.get("train_seconds") or record["wall_time_s"]
-        rows.append({"task": _task_key(record["task"]), "seconds": seconds,
+        rows.append({"task": task_key(record["task"]), "seconds": seconds,
                      TEACHER: original * epochs})  # fmt: skip
     for path in layout.general_records():
         record = json.loads(path.read_text(encoding="utf-8"))
@@ -160,7 +161,7 @@ def _task_run(path: Path, sizes: dict[str, tuple[int, int]]) -> dict:
     else:
         stage1, stage2 = _examples_from_command(record, sizes, path)
     return {
-        "task": _task_key(record["task"]),
+        "task": task_key(record["task"]),
         "seconds": record.get("train_seconds") or record["wall_time_s"],
         STAGE1: stage1,
         STAGE2: stage2,
@@ -205,10 +206,6 @@ def _known(sizes: dict[str, tuple[int, int]], name: str, path: Path) -> tuple[in
 
 def _trm(without: set[str]) -> set[str]:
     return {"attn", "hidn"} if "trm" in without else set()
-
-
-def _task_key(task: str) -> str:
-    return task.lower().replace("-", "")
 
 
 def _flags(command: list[str], name: str) -> list[str]:

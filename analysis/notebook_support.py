@@ -26,6 +26,7 @@ from analysis.tables import (
     TASK_ORDER,
     paper_table,
     table_scores,
+    task_key,
 )
 from distill.experiments import Experiment
 from distill.experiments.ablations import FULL, FULL_RUN, REPEATS_FULL_RUN
@@ -300,5 +301,5 @@ def results_patterns(runner, *globs: str) -> list[str]:
 
 def metric_note() -> str:
     """Which metric each of our tasks' scores are, for a table figure's note (all x100)."""
-    labels = [TASK_LABELS[task.replace("-", "")] for task in TASK_ORDER]
+    labels = [TASK_LABELS[task_key(task)] for task in TASK_ORDER]
     return "Dev scores x100: " + ", ".join(f"{label} {METRIC_NAMES[label]}" for label in labels)

@@ -91,8 +91,15 @@ TASK_ORDER = ("mrpc", "cola", "sst-2", "rte")
 _TASKS = [TASKS[name] for name in TASK_ORDER] + [
     task for name, task in TASKS.items() if name not in TASK_ORDER
 ]
-PRIMARY_METRIC = {task.name.replace("-", ""): task.metric for task in _TASKS}
-TASK_LABELS = {task.name.replace("-", ""): task.directory for task in _TASKS}
+
+
+def task_key(task: str) -> str:
+    """A task's name as the tables key it: lower-case, no hyphens (``SST-2`` -> ``sst2``)."""
+    return task.lower().replace("-", "")
+
+
+PRIMARY_METRIC = {task_key(task.name): task.metric for task in _TASKS}
+TASK_LABELS = {task_key(task.name): task.directory for task in _TASKS}
 MISSING = "–"
 DEV_SPLIT = "dev"
 
@@ -112,7 +119,7 @@ def load_results(root: str | Path) -> pd.DataFrame:
                 {
                     "table": run.table,
                     "row": run.row,
-                    "task": run.task.lower().replace("-", ""),
+                    "task": task_key(run.task),
                     "seed": int(run.seed),
                     "split": split or DEV_SPLIT,
                     "metric": metric,
@@ -200,13 +207,12 @@ def ours_table(
 
 
 def _task_keys(tasks: Collection[str]) -> set[str]:
-    """Task names as the tables key them (lower-case, no hyphens)."""
-    return {task.lower().replace("-", "") for task in tasks}
+    return {task_key(task) for task in tasks}
 
 
 def _column_position(task: str) -> int:
     """Where ``task`` (as records name it) stands among our columns."""
-    return list(PRIMARY_METRIC).index(task.lower().replace("-", ""))
+    return list(PRIMARY_METRIC).index(task_key(task))
 
 
 def paired_gaps(results: pd.DataFrame, table: str) -> pd.DataFrame:
