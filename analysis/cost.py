@@ -42,6 +42,7 @@ from analysis.tables import (
 from distill.experiments import EXPERIMENTS
 from distill.experiments.layout import ResultsLayout, RunRecord, augment_name
 from distill.glue import get_task
+from distill.stages import FinetuneSpec, GeneralSpec, spec_fields
 
 ALL = "all"
 TEACHER, GENERAL, STAGE1, STAGE2 = (
@@ -129,9 +130,10 @@ def stage_examples(results_root: str | Path) -> pd.DataFrame:
     (``stage1_examples``, ``stage1_epochs``, ``stage2_examples``, ``stage2_epochs``) or,
     for records older than those, :func:`_examples_from_command`. Fine-tuning: the
     training set's size (its augmentation record's ``input_lines``, less a header line
-    where the task has one) times the command's ``--epochs``. General distillation: its
-    final step times ``--batch-size`` -- all its steps, although a resumed piece records
-    only its last process's time, so its rate is then too low.
+    where the task has one) times the command's epochs, for every candidate a teacher
+    record lists. General distillation: its final step times its batch size -- all its
+    steps, although a resumed piece records only its last process's time, so its rate is
+    then too low.
     """
     layout = ResultsLayout(Path(results_root))
     sizes = {path.stem: _sizes(path) for path in layout.augment_records()}
@@ -139,13 +141,14 @@ def stage_examples(results_root: str | Path) -> pd.DataFrame:
     for path in layout.teacher_records():
         record = json.loads(path.read_text(encoding="utf-8"))
         original, _ = _known(sizes, path.stem, path)
-        epochs = _number(record["command"], "--epochs", path)
-        seconds = record.get("train_seconds") or record["wall_time_s"]
-        rows.append({"task": task_key(record["task"]), "seconds": seconds,
-                     TEACHER: original * epochs})  # fmt: skip
+        for candidate in record.get("candidates", [record]):  # every candidate was trained
+            epochs = _setting(candidate["command"], FinetuneSpec, "epochs")
+            seconds = candidate.get("train_seconds") or candidate["wall_time_s"]
+            rows.append({"task": task_key(record["task"]), "seconds": seconds,
+                         TEACHER: original * epochs})  # fmt: skip
     for path in layout.general_records():
         record = json.loads(path.read_text(encoding="utf-8"))
-        batch = _number(record["command"], "--batch-size", path)
+        batch = _setting(record["command"], GeneralSpec, "batch_size")
         seconds = record.get("train_seconds") or record["wall_time_s"]
         rows.append({"task": None, "seconds": seconds,
                      GENERAL: record["final_log"]["step"] * batch})  # fmt: skip
@@ -222,6 +225,14 @@ def _number(command: list[str], name: str, path: Path) -> float:
     if value is None:
         raise ValueError(f"{path}: the recorded command lacks {name}")
     return float(value)
+
+
+def _setting(command: list[str], spec_type: type, name: str) -> float:
+    """Setting ``name`` of a recorded command: its flag, or else the default of
+    ``spec_type``, since the runner records only the flags that differ from the defaults
+    (:func:`distill.stages.to_argv`)."""
+    value = _flag(command, "--" + name.replace("_", "-"))
+    return float(spec_fields(spec_type)[name].default if value is None else value)
 
 
 def teacher_cache_peak_gb(results_root: str | Path) -> float | None:

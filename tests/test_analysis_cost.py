@@ -207,3 +207,18 @@ def test_the_teacher_cache_peak_is_the_largest_size_a_run_recorded(results_root)
     assert "_Teacher cache: at most 7.2 GB on disk at the end of a run._" in cost_markdown(
         results_root
     )
+
+
+def test_every_teacher_candidate_counts_and_an_unwritten_flag_is_its_default(tmp_path):
+    """A teacher record lists each pre-trained start it fine-tuned; the runner writes only
+    the flags that differ from their defaults (here ``--epochs``, 3 by default)."""
+    write(tmp_path, "augment/mrpc.json",
+          {"task": "mrpc", "input_lines": ORIGINAL + 1, "output_lines": AUGMENTED})  # fmt: skip
+    candidates = [
+        {"task": "mrpc", "wall_time_s": 40.0, "train_seconds": 30.0, "command": ["finetune"]},
+        {"task": "mrpc", "wall_time_s": 70.0, "command": ["finetune", "--epochs", "6"]},
+    ]
+    write(tmp_path, "teachers/mrpc.json",
+          candidates[1] | {"candidates": candidates, "wall_time_s": 110.0})  # fmt: skip
+    runs = stage_examples(tmp_path)
+    assert runs[["seconds", TEACHER]].to_numpy().tolist() == [[30.0, 300], [70.0, 600]]
