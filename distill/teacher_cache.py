@@ -30,6 +30,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load, load_file, save_file
 from torch.utils.data import DataLoader, Dataset
+from tqdm.auto import tqdm
 
 from distill.glue import LengthBucketSampler
 
@@ -161,7 +162,7 @@ def cached_logits(
     lengths = [len(dataset[i]["input_ids"]) for i in range(len(dataset))]
     sampler = LengthBucketSampler(lengths, batch_size, shuffle=False)
     loader = DataLoader(dataset, batch_sampler=sampler, collate_fn=collate)
-    for batch in loader:
+    for batch in tqdm(loader, desc="teacher logits", unit="batch"):  # minutes on a big set
         rows.append(logits_of(batch).float().cpu())
         indices.append(batch["index"])
     logits = torch.empty(len(dataset), rows[0].shape[-1])
