@@ -80,6 +80,12 @@ def augment_distributed(spec: AugmentSpec) -> AugmentResult:
     Every process returns the whole job's result, or raises the same :class:`AugmentError`
     (the first process's error), so that they all exit alike.
     """
+    # Imported before the group exists: it takes ``group.WORLD`` as a default argument
+    # when first imported (transformers imports it while the models load), and a group
+    # held that way outlives destroy_process_group, so its gloo threads would still be
+    # releasing finished work when Python shuts down, which aborts the process
+    # ("terminate called without an active exception") after the output is written.
+    import torch.distributed.fsdp.sharded_grad_scaler  # noqa: F401
     from accelerate import PartialState
     from accelerate.utils import gather_object
 
@@ -124,8 +130,5 @@ def close() -> None:
     import torch.distributed
 
     if torch.distributed.is_available() and torch.distributed.is_initialized():
-        # Every process reaches this point before any tears its part down: a process that
-        # destroys the group while another still talks to it can abort in gloo's threads
-        # ("terminate called without an active exception", seen once under heavy load).
-        torch.distributed.barrier()
+        torch.distributed.barrier()  # no process tears the group down while another uses it
         torch.distributed.destroy_process_group()

@@ -49,11 +49,14 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _torchrun(source: Path, output: Path, chunk_size: int = 4) -> tuple[subprocess.Popen, IO]:
-    """Start ``torchrun -m augment`` with two CPU processes; stderr goes to a file (a pipe
-    nobody reads while the test waits could fill up and stall the run)."""
+def _torchrun(
+    source: Path, output: Path, chunk_size: int = 4, program: tuple[str, ...] = ("-m", "augment")
+) -> tuple[subprocess.Popen, IO]:
+    """Start ``torchrun -m augment`` (or another ``program`` taking its flags) with two CPU
+    processes; stderr goes to a file (a pipe nobody reads while the test waits could fill
+    up and stall the run)."""
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2"]
-    command += ["--master_port", str(_free_port()), "-m", "augment"]
+    command += ["--master_port", str(_free_port()), *program]
     command += ["--input", str(source), "--output", str(output), *FLAGS]
     command += ["--chunk-size", str(chunk_size)]
     env = os.environ | {"OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
@@ -82,6 +85,33 @@ def test_two_processes_write_the_one_process_bytes_once(sst2, single, tmp_path):
     assert output.read_bytes() == single
     assert sorted(path.name for path in tmp_path.iterdir()) == ["aug.tsv"]
     assert "augment 0/2" in err and "augment 1/2" in err  # each process did its half
+
+
+GLOO_THREADS_AFTER_MAIN = """
+import os, sys
+from augment.cli import main
+
+code = main(sys.argv[1:])
+names = []
+for thread in os.listdir("/proc/self/task"):
+    try:
+        names.append(open(f"/proc/self/task/{thread}/comm").read())
+    except OSError:  # it ended meanwhile
+        pass
+print("gloo threads left:", sum("gloo" in name for name in names), file=sys.stderr)
+sys.exit(code)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux's /proc")
+def test_the_process_group_is_gone_when_the_command_returns(sst2, tmp_path):
+    """Gloo's threads end before Python shuts down. One that outlives it may still be
+    releasing a finished collective then, which aborts the process after its work is done
+    (seen as a rare exit -6 under load while the group was held past its destruction)."""
+    script = tmp_path / "run_augment.py"
+    script.write_text(GLOO_THREADS_AFTER_MAIN, encoding="utf-8")
+    err = _finish(_torchrun(sst2, tmp_path / "aug.tsv", program=(str(script),)))
+    assert err.count("gloo threads left: 0") == 2, err
 
 
 def test_a_killed_run_resumes_in_every_process(sst2, single, tmp_path):
