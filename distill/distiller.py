@@ -28,6 +28,23 @@ def model_inputs(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: batch[k] for k in MODEL_INPUTS if k in batch}
 
 
+def embedding_output(model: PreTrainedModel, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """``hidden_states[0]`` of a full forward, ``(batch, len, hidden)``, without running
+    the layers above the embeddings (the same module call, so the same values)."""
+    return model.base_model.embeddings(
+        input_ids=batch["input_ids"], token_type_ids=batch.get("token_type_ids")
+    )
+
+
+@torch.no_grad()
+def mapped_teacher_targets(
+    teacher: PreTrainedModel, batch: dict[str, torch.Tensor], mapping: Sequence[int]
+) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """The teacher's hidden states at layers ``g(0..M)`` and its scores at ``g(1..M)``."""
+    outputs, scores = forward_with_scores(teacher.base_model, **model_inputs(batch))
+    return [outputs.hidden_states[n] for n in mapping], [scores[n - 1] for n in mapping[1:]]
+
+
 class IntermediateDistiller(nn.Module):
     """Student + ``W_e``/``W_h``; ``forward`` returns the embedding/attention/hidden losses.
 
@@ -60,6 +77,9 @@ class IntermediateDistiller(nn.Module):
         self.student = student
         self.mapping = list(mapping)
         self.objectives = set(objectives)
+        # "w/o Trm" (footnote 11) distils the embedding layer alone: the layers above it
+        # cannot change its loss, so neither model runs them.
+        self.embedding_only = self.objectives == {"embd"} and self.mapping[0] == 0
         self.padding = padding
         self.layer_weights = layer_weights
         self.projections = Projections(
@@ -73,10 +93,12 @@ class IntermediateDistiller(nn.Module):
     def teacher_targets(
         self, teacher: PreTrainedModel, batch: dict[str, torch.Tensor]
     ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        """The teacher's hidden states and scores at the mapped layers ``g(0..M)``."""
-        outputs, scores = forward_with_scores(teacher.base_model, **model_inputs(batch))
-        hidden = [outputs.hidden_states[n] for n in self.mapping]
-        return hidden, [scores[n - 1] for n in self.mapping[1:]]
+        """What the losses read of the teacher: its hidden states and scores at the mapped
+        layers ``g(0..M)`` (:func:`mapped_teacher_targets`), or only its embeddings when
+        only they are distilled."""
+        if self.embedding_only:
+            return [embedding_output(teacher, batch)], []
+        return mapped_teacher_targets(teacher, batch, self.mapping)
 
     def forward(
         self,
@@ -84,10 +106,13 @@ class IntermediateDistiller(nn.Module):
         teacher_hidden: Sequence[torch.Tensor],
         teacher_scores: Sequence[torch.Tensor],
     ) -> dict[str, torch.Tensor]:
-        outputs, scores = forward_with_scores(self.student.base_model, **model_inputs(batch))
+        if self.embedding_only:
+            hidden, scores = [embedding_output(self.student, batch)], ()
+        else:
+            outputs, scores = forward_with_scores(self.student.base_model, **model_inputs(batch))
+            hidden = outputs.hidden_states
         mask = batch["attention_mask"]
         token_mask = mask if self.padding == "masked" else None
-        hidden = outputs.hidden_states
         per_layer = []
         parts: dict[str, torch.Tensor] = {}
         for m in range(len(self.mapping)):

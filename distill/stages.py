@@ -32,6 +32,7 @@ from distill.distiller import (
     INTERMEDIATE_OBJECTIVES,
     IntermediateDistiller,
     gold_label_step,
+    mapped_teacher_targets,
     prediction_step,
     teacher_logits,
 )
@@ -374,7 +375,9 @@ def _intermediate_stage(
     if options.teacher_cache:
         if options.padding != "masked":
             raise DistillError("--teacher-cache stores unpadded outputs; it needs --padding masked")
-        targets = _cached(options, teacher, batches.lengths, mapping, data_id, targets)
+        # every mapped layer, whatever this stage's objectives: rows on the same data share it
+        every_layer = partial(mapped_teacher_targets, teacher, mapping=mapping)
+        targets = _cached(options, teacher, batches.lengths, mapping, data_id, every_layer)
 
     def step(model, batch):
         return model(batch, *targets(batch))

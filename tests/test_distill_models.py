@@ -6,6 +6,7 @@ from tiny import tiny_config
 from transformers import BertForSequenceClassification
 
 from distill.distiller import IntermediateDistiller
+from distill.losses import hidden_loss
 from distill.models import Projections, check_heads, new_student, student_config
 
 
@@ -97,3 +98,34 @@ def test_distiller_losses_are_zero_for_a_copy_of_the_teacher():
         "attn": 0.0,
         "hidn": 0.0,
     }
+
+
+def test_embedding_only_distillation_runs_no_layer_and_equals_the_full_forward():
+    """ "w/o Trm" distils the embeddings alone: no encoder layer of either model runs, and
+    the loss and its gradients are those a full forward gives."""
+    torch.manual_seed(0)
+    teacher = BertForSequenceClassification(tiny_config(90, layers=4, heads=4)).eval()
+    student = BertForSequenceClassification(tiny_config(90, layers=2, hidden=16)).eval()
+    distiller = IntermediateDistiller(student, teacher, [0, 2, 4], objectives={"embd"})
+    batch = {
+        "input_ids": torch.tensor([[2, 10, 11, 3, 0], [2, 12, 3, 0, 0]]),
+        "attention_mask": torch.tensor([[1, 1, 1, 1, 0], [1, 1, 1, 0, 0]]),
+        "token_type_ids": torch.zeros(2, 5, dtype=torch.long),
+    }
+    layers_run = []
+    for model in (teacher, student):
+        model.bert.encoder.register_forward_hook(lambda *_: layers_run.append(1))
+    loss = distiller(batch, *distiller.teacher_targets(teacher, batch))["loss"]
+    assert not layers_run
+    loss.backward()
+    fast_grads = [p.grad.clone() for p in student.bert.embeddings.parameters()]
+    student.zero_grad()
+    with torch.no_grad():
+        teacher_embeddings = teacher(**batch, output_hidden_states=True).hidden_states[0]
+    full = student(**batch, output_hidden_states=True).hidden_states[0]
+    mask = batch["attention_mask"]
+    reference = hidden_loss(distiller.projections(0, full), teacher_embeddings, mask)
+    reference.backward()
+    assert torch.equal(loss, reference)
+    for fast, slow in zip(fast_grads, student.bert.embeddings.parameters(), strict=True):
+        assert torch.equal(fast, slow.grad)

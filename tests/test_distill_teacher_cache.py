@@ -169,3 +169,19 @@ def test_bounded_cache_stops_growing_and_returns_the_same_targets(tmp_path):
     config = teacher.config
     estimate = estimated_bytes(lengths, 3, config.num_attention_heads, config.hidden_size)
     assert size <= estimate
+
+
+def test_an_embedding_only_stage_fills_the_cache_with_every_mapped_layer(tmp_path):
+    """The cache is shared by every row on the same data and mapping, so "w/o Trm" (which
+    reads only the embeddings) still stores each mapped layer for the rows after it."""
+    teacher = make_masked_lm(tmp_path / "teacher", layers=6, hidden=32, heads=4, intermediate=64)
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("the cat is fun\nit was good\n\na dog\n\nhow can anyone drive such a car ?")
+    command = f"general --teacher {teacher} --corpus {corpus} --student-preset cpu --without trm"
+    command += f" --batch-size 2 --epochs 1 --teacher-cache {tmp_path / 'cache'}"
+    main([*command.split(), "--output-dir", str(tmp_path / "run")])
+    (stored, *_) = (tmp_path / "cache").glob("targets-*/*.safetensors")
+    layers = 4  # the cpu student's embeddings and 3 layers, mapped to teacher layers 0, 2, 4, 6
+    assert sorted(load_file(stored)) == sorted(
+        [f"hidden.{k}" for k in range(layers)] + [f"scores.{k}" for k in range(layers - 1)]
+    )
