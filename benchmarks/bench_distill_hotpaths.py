@@ -1,8 +1,9 @@
 """Roofline of every distillation hot path on this CPU, with the real models and data.
 
 For each path -- a task stage-1 step with the teacher's targets read from the cache, a
-stage-2 step (cached logits), a general-distillation step with the live teacher, and the
-teacher-cache fill -- it reports examples/s, the FLOPs of one call (counted by
+stage-2 step (cached logits), a general-distillation step with the live teacher (and with
+the embedding loss alone, as "w/o Trm" trains), and the teacher-cache fill -- it reports
+examples/s, the FLOPs of one call (counted by
 ``torch.utils.flop_counter.FlopCounterMode``), the achieved GFLOP/s and its fraction of the
 rate of a 2048 x 2048 fp32 matmul timed in the same process, interleaved with the paths
 (the machine's ceiling for this work: every FLOP of a step at matmul speed). Speeds on a
@@ -30,7 +31,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -40,7 +41,7 @@ from transformers import AutoTokenizer
 
 from augment.mlm.loading import minilm_encoder_path
 from distill.corpus import pack_corpus
-from distill.distiller import IntermediateDistiller, model_inputs
+from distill.distiller import INTERMEDIATE_OBJECTIVES, IntermediateDistiller, model_inputs
 from distill.dropout import use_bits_dropout
 from distill.glue import GlueDataset, LengthBucketSampler, collator, get_task, read_tsv
 from distill.losses import prediction_loss
@@ -109,6 +110,7 @@ class HotPaths:
         self.cache_root = cache_root
         self.stage1 = self._distiller()
         self.general = self._distiller()
+        self.embeddings_only = self._distiller(objectives={"embd"})
         self.classifier = new_student("cpu", self.teacher.config, with_head=True, num_labels=2)
         self.classifier.train()
         use_bits_dropout(self.classifier)  # as distill.training trains it
@@ -120,13 +122,13 @@ class HotPaths:
         self.fills = 0
 
     def _distiller(
-        self, bits_dropout: bool = True
+        self, bits_dropout: bool = True, objectives: Collection[str] = INTERMEDIATE_OBJECTIVES
     ) -> tuple[IntermediateDistiller, torch.optim.Optimizer]:
-        """A student to distil, with ``distill.training``'s dropout modules unless
-        ``bits_dropout`` is off (``nn.Dropout``, for A/B timings)."""
+        """A student to distil on ``objectives``, with ``distill.training``'s dropout
+        modules unless ``bits_dropout`` is off (``nn.Dropout``, for A/B timings)."""
         student = new_student("cpu", self.teacher.config, with_head=False)
         mapping = layer_mapping("uniform", 3, self.teacher.config.num_hidden_layers)
-        distiller = IntermediateDistiller(student, self.teacher, mapping).train()
+        distiller = IntermediateDistiller(student, self.teacher, mapping, objectives).train()
         if bits_dropout:
             use_bits_dropout(distiller)
         return distiller, torch.optim.AdamW(distiller.parameters(), fused=True)
@@ -168,6 +170,10 @@ class HotPaths:
             "stage 1, cached teacher (MRPC)": (self.stage1_step, self.mrpc),
             "stage 2, cached logits (MRPC)": (self.stage2_step, self.mrpc),
             "general, live teacher (enwiki)": (self.general_step, self.enwiki),
+            "general, embedding loss only (w/o Trm, enwiki)": (
+                lambda: self.general_step(self.embeddings_only),
+                self.enwiki,
+            ),
             "teacher-cache fill (MRPC)": (self.cache_fill, self.mrpc),
         }
 
