@@ -18,6 +18,7 @@ finished stage 1 is reused by stage 2.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import MISSING, Field, asdict, dataclass, field, fields, is_dataclass, replace
 from functools import partial
@@ -259,7 +260,9 @@ def _write_recipe(output_dir: Path, spec: object, resolved: dict) -> None:
     (mapping, epochs, data sizes), so a model folder says how it was made."""
     output_dir.mkdir(parents=True, exist_ok=True)
     record = {"command": to_argv(spec), "spec": asdict(spec), "resolved": resolved}
-    partial_file = output_dir / (RECIPE_FILE + ".partial")
+    # Every process of a launch writes the same recipe, each through a file of its own, so
+    # that none renames away the file another is about to rename.
+    partial_file = output_dir / f"{RECIPE_FILE}.{os.getpid()}.partial"
     partial_file.write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
     partial_file.replace(output_dir / RECIPE_FILE)
 
