@@ -193,17 +193,31 @@ def augment_main(argv: list[str]) -> int:
     try:
         spec = parse_spec(argv)
         if process_count() > 1:
-            try:
-                augment_distributed(spec)
-            finally:
-                close()
-        else:
-            augment(spec)
+            return _augment_launched(spec)
+        augment(spec)
     except AugmentError as error:
-        if is_main_process():
-            print(f"error: {error}", file=sys.stderr)
+        _report(error)
         return 2
     return 0
+
+
+def _augment_launched(spec: AugmentSpec) -> int:
+    """``spec`` split between the launched processes. The main process reports an error
+    before the group closes: a launcher stops every process as soon as one exits with an
+    error, and the barrier in :func:`close` keeps the others from exiting first."""
+    try:
+        augment_distributed(spec)
+    except AugmentError as error:
+        _report(error)
+        return 2
+    finally:
+        close()
+    return 0
+
+
+def _report(error: AugmentError) -> None:
+    if is_main_process():
+        print(f"error: {error}", file=sys.stderr)
 
 
 def merge_main(argv: list[str]) -> int:
