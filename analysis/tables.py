@@ -42,6 +42,7 @@ from matplotlib.figure import Figure
 
 from analysis.majority import STANDARD_ERRORS, excluded_tasks, majority_table, majority_tests
 from analysis.plots import save_figure
+from augment.atomic import write_text_atomically
 from distill.experiments.ablations import FULL_RUN, REPEATS_FULL_RUN, STUDIES
 from distill.experiments.layout import RunRecord
 from distill.glue import TASKS
@@ -463,9 +464,7 @@ def update_markdown(path: str | Path, sections: dict[str, str]) -> None:
         text, count = block.subn(lambda _, new=replacement: new, text)
         if count != 1:
             raise ValueError(f"{path}: expected one '{begin}' ... '{end}' block, found {count}")
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(text, encoding="utf-8")
-    partial.replace(path)
+    write_text_atomically(path, text)
 
 
 def add_update_option(parser: argparse.ArgumentParser, blocks: str) -> None:

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
+from augment.atomic import write_text_atomically
 from augment.formats import FORMATS, BadInput, Format, Record
 from augment.parquet import ParquetFormat, concatenate
 from augment.settings import AugmentError, AugmentSettings, TextTooLong
@@ -160,12 +161,6 @@ def shard_range(lines: int, shard: tuple[int, int]) -> tuple[int, int]:
     return lines * index // count, lines * (index + 1) // count
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text, encoding="utf-8")
-    temporary.replace(path)
-
-
 class _Writer:
     """Appends chunks to the ``.partial`` file and records progress after each one."""
 
@@ -212,7 +207,7 @@ class _Writer:
             "augmented": self.summary.augmented,
             "skipped": dict(self.summary.skipped),
         }
-        _write_atomically(self.job.progress, json.dumps(state))
+        write_text_atomically(self.job.progress, json.dumps(state))
 
     def finish(self, lines: tuple[int, int], fmt: Format) -> None:
         """Move the finished output (made from the ``.partial``) into place; a shard first
@@ -233,7 +228,7 @@ class _Writer:
                 "augmented": self.summary.augmented,
                 "skipped": dict(self.summary.skipped),
             }
-            _write_atomically(self.job.shard_record, json.dumps(record, indent=1))
+            write_text_atomically(self.job.shard_record, json.dumps(record, indent=1))
         else:
             self.job.shard_record.unlink(missing_ok=True)
         finished.replace(self.job.output)

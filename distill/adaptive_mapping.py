@@ -33,7 +33,6 @@ changed in between. Delete the file (or use a new output folder) to choose again
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -42,6 +41,7 @@ import torch
 from accelerate import PartialState
 from transformers import PreTrainedModel
 
+from augment.atomic import write_json_atomically
 from distill.distiller import model_inputs
 from distill.mapping import best_monotone_mapping, layer_mapping
 
@@ -211,14 +211,6 @@ def format_record(record: dict) -> str:
     return "\n".join(lines)
 
 
-def _write_json(path: Path, record: dict) -> None:
-    """Write whole or not at all: other processes read the file after a barrier."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    os.replace(partial, path)
-
-
 def adaptive_mapping(
     path: str | Path,
     student: PreTrainedModel,
@@ -248,7 +240,7 @@ def adaptive_mapping(
             student, teacher, dataset, collate, sample, seed, batch_size, state.device
         )
         record.update(describe)
-        _write_json(path, record)
+        write_json_atomically(path, record)  # other processes read it after a barrier
         state.print(format_record(record))
         state.print(f"saved the adaptive mapping to {path}")
         if describe.get("student") == "random":

@@ -25,6 +25,7 @@ from typing import Literal
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
+from augment.atomic import write_text_atomically
 from distill.glue import Task, get_task
 from distill.hub import MINILM, looks_like_path
 
@@ -117,22 +118,10 @@ def card_for(recipe: CardRecipe, root: Path) -> ModelCard:
 def write_card(folder: Path, recipe: CardRecipe, root: Path) -> Path:
     """Write ``folder/README.md`` for ``recipe`` and return its path.
 
-    The card is rendered whole first, then written to a temporary file beside it and
-    renamed over ``README.md``: a failure leaves the previous card (or none), never part
-    of one.
+    A failure leaves the previous card (or none), never part of one.
     """
-    text = str(card_for(recipe, root))
     target = Path(folder) / CARD_FILE
-    partial = target.with_name(f".{CARD_FILE}.partial")
-    try:
-        with partial.open("w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(partial, target)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
+    write_text_atomically(target, str(card_for(recipe, root)))
     return target
 
 

@@ -18,7 +18,6 @@ finished stage 1 is reused by stage 2.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from dataclasses import MISSING, Field, asdict, dataclass, field, fields, is_dataclass, replace
 from functools import partial
@@ -27,6 +26,7 @@ from pathlib import Path
 from accelerate.utils import set_seed
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreTrainedModel
 
+from augment.atomic import write_json_atomically
 from distill.adaptive_mapping import MAPPING_FILE, adaptive_mapping
 from distill.corpus import pack_corpus
 from distill.distiller import (
@@ -258,13 +258,8 @@ def _pad_to(options: DistillOptions, max_length: int) -> int | None:
 def _write_recipe(output_dir: Path, spec: object, resolved: dict) -> None:
     """``OUTPUT_DIR/recipe.json``: the command, the whole spec and what it resolved to
     (mapping, epochs, data sizes), so a model folder says how it was made."""
-    output_dir.mkdir(parents=True, exist_ok=True)
     record = {"command": to_argv(spec), "spec": asdict(spec), "resolved": resolved}
-    # Every process of a launch writes the same recipe, each through a file of its own, so
-    # that none renames away the file another is about to rename.
-    partial_file = output_dir / f"{RECIPE_FILE}.{os.getpid()}.partial"
-    partial_file.write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
-    partial_file.replace(output_dir / RECIPE_FILE)
+    write_json_atomically(output_dir / RECIPE_FILE, record)  # every process of a launch writes it
 
 
 def finetune(spec: FinetuneSpec) -> StageResult:

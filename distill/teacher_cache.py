@@ -32,6 +32,7 @@ from safetensors.torch import load, load_file, save_file
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
+from augment.atomic import write_json_atomically
 from distill.glue import LengthBucketSampler
 
 Targets = tuple[list[torch.Tensor], list[torch.Tensor]]
@@ -44,10 +45,8 @@ def cache_folder(root: str | Path, kind: str, fingerprint: dict) -> Path:
     folder = Path(root) / f"{kind}-{digest}"
     folder.mkdir(parents=True, exist_ok=True)
     meta = folder / "meta.json"
-    if not meta.is_file():  # write-then-rename: other processes never read a half-written file
-        partial_meta = meta.with_suffix(f".{os.getpid()}.partial")
-        partial_meta.write_text(json.dumps(fingerprint, indent=2))
-        partial_meta.replace(meta)
+    if not meta.is_file():
+        write_json_atomically(meta, fingerprint)
     return folder
 
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from transformers import AutoConfig
 
+from augment.atomic import write_json_atomically
 from distill.experiments.ablations import EXPERIMENTS
-from distill.experiments.layout import write_json
 from distill.experiments.profiles import PIP_MINILM
 from distill.hub import MINILM, resolve_model
 from distill.mapping import ADAPTIVE, layer_mapping, parse_mapping
@@ -45,7 +45,7 @@ def main(results: Path) -> None:
         else:
             strategy = parse_mapping(experiment.mapping)
             record["mapping"] = layer_mapping(strategy, student_layers, teacher_layers)
-        write_json(path, record)
+        write_json_atomically(path, record)
 
 
 if __name__ == "__main__":

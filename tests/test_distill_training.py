@@ -1,12 +1,10 @@
 """Resuming continues the same loss curve; a 2-process CPU run matches a 1-process run."""
 
 import json
-import multiprocessing
 import os
 import socket
 import subprocess
 import sys
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -15,7 +13,6 @@ from tiny import make_masked_lm, make_tokenizer, tiny_config
 from transformers import BertModel
 
 from distill.cli import main
-from distill.stages import RECIPE_FILE, FinetuneSpec, _write_recipe
 
 REPO = Path(__file__).resolve().parents[1]
 SENTENCES = [
@@ -147,20 +144,3 @@ def test_gradient_accumulation_counts_optimizer_steps(setup):
     main([*args, "--batch-size", "2", "--grad-accum", "2", "--epochs", "1"])
     # 8 sequences, micro-batches of 2, 2 micro-batches per update: 2 optimizer steps
     assert [s for s, _ in losses(root / "accum")] == [1, 2]
-
-
-def _write_recipes(output_dir: Path, times: int) -> None:
-    spec = FinetuneSpec(task="mrpc", model="tiny", output_dir=output_dir)
-    for _ in range(times):
-        _write_recipe(output_dir, spec, {"examples": 3})
-
-
-def test_processes_of_one_launch_write_the_recipe_without_racing(tmp_path):
-    """Each process of a launch writes ``recipe.json``; with one shared partial file, one
-    process renamed it away from under the other (seen once in a two-process run)."""
-    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork")) as pool:
-        writers = [pool.submit(_write_recipes, tmp_path, 300) for _ in range(2)]
-        for writer in writers:
-            writer.result()  # raises what the process raised
-    assert [path.name for path in tmp_path.iterdir()] == [RECIPE_FILE]
-    assert json.loads((tmp_path / RECIPE_FILE).read_text())["resolved"] == {"examples": 3}

@@ -27,6 +27,7 @@ import json
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from augment.atomic import write_json_atomically
 from distill.experiments.ablations import FULL, FULL_RUN, Experiment
 
 RECORD_KEYS = ("table", "row", "task", "seed", "metrics")  # what every run record must hold
@@ -170,12 +171,4 @@ class RunRecord:
         return cls(**{key: value for key, value in data.items() if key in known})
 
     def write(self, path: str | Path) -> None:
-        write_json(Path(path), asdict(self))
-
-
-def write_json(path: Path, record: dict) -> None:
-    """Whole or not at all: written aside, then renamed into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial")
-    partial.write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
-    partial.replace(path)
+        write_json_atomically(Path(path), asdict(self))

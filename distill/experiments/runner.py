@@ -49,6 +49,7 @@ import torch
 from filelock import FileLock, Timeout
 
 from augment.api import AugmentSettings, AugmentSpec, augment
+from augment.atomic import write_json_atomically, write_text_atomically
 from distill import stages
 from distill.errors import POSITIVE, POSITIVE_INT, DistillError, MissingInput, OneLineParser
 from distill.experiments.ablations import ROWS, STUDIES, TABLES, Experiment
@@ -59,7 +60,6 @@ from distill.experiments.layout import (
     augment_name,
     canonical,
     general_name,
-    write_json,
 )
 from distill.experiments.profiles import (
     BEST_LOCAL_MLM,
@@ -177,7 +177,7 @@ class Runner:
                         f"{folder} holds runs of another configuration of profile "
                         f"{self.profile.name!r} (differs in {changed}); use another folder"
                     )
-            write_json(stamp, described)
+            write_json_atomically(stamp, described)
         self._stamped = True
 
     def _loop(self, seed: int, batch_size: int | None = None) -> LoopOptions:
@@ -264,7 +264,7 @@ class Runner:
             with self._building(f"teacher-{task_name}"):
                 if not (folder / "config.json").is_file():
                     record = self._fine_tuned(task_name, self.profile.teacher, 0)
-                    write_json(self.results.teacher_record(task_name), record)
+                    write_json_atomically(self.results.teacher_record(task_name), record)
         return folder / "best"
 
     def _chosen_teacher(self, task_name: str) -> Path:
@@ -285,9 +285,9 @@ class Runner:
                         "chosen_by": metric,
                         "wall_time_s": round(sum(r["wall_time_s"] for r in records), 1),
                     }
-                    write_json(self.results.teacher_record(task_name), record)
+                    write_json_atomically(self.results.teacher_record(task_name), record)
                     folder = self.layout.teacher(task_name, best) / "best"
-                    write_json(choice, {"teacher": str(folder.relative_to(self.work))})
+                    write_json_atomically(choice, {"teacher": str(folder.relative_to(self.work))})
         return self.work / json.loads(choice.read_text(encoding="utf-8"))["teacher"]
 
     def _fine_tuned(self, task_name: str, name: str, candidate: int) -> dict:
@@ -316,7 +316,7 @@ class Runner:
         self._write_card(folder / "best", record, spec)
         if not self.keep_checkpoints:
             _drop_resume_state(folder, keep_weights=False)  # the teacher is best/
-        write_json(record_file, record)
+        write_json_atomically(record_file, record)
         return record
 
     def general(self, without: tuple[str, ...] = ()) -> Path:
@@ -359,7 +359,7 @@ class Runner:
                 "wall_time_s": round(time.time() - started, 1),
                 "final_log": _last_log(folder),
             }
-            write_json(self.results.general_record(without), record)
+            write_json_atomically(self.results.general_record(without), record)
         return folder
 
     def augmented(self, task_name: str, n_a_scale: int = 1) -> Path:
@@ -398,7 +398,7 @@ class Runner:
                 "input_lines": _count_lines(train),
                 "output_lines": _count_lines(output),
             }
-            write_json(self.results.augment_record(task_name, n_a_scale), record)
+            write_json_atomically(self.results.augment_record(task_name, n_a_scale), record)
         return output
 
     def prepare(
@@ -774,9 +774,7 @@ def _sample_tsv(source: Path, target: Path, header: bool, limit: int | None) -> 
     if limit is not None and limit < len(body):
         keep = sorted(random.Random(0).sample(range(len(body)), limit))
         body = [body[i] for i in keep]
-    partial = target.with_suffix(".partial")
-    partial.write_text("".join(head + body), encoding="utf-8")
-    partial.replace(target)
+    write_text_atomically(target, "".join(head + body))
 
 
 def _drop_intermediate(run_folder: Path) -> None:
