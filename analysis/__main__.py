@@ -4,6 +4,7 @@
     python -m analysis tables results/cpu        (same as python -m analysis.tables)
     python -m analysis cost results/cpu          (same as python -m analysis.cost)
     python -m analysis pieces results/cpu        (same as python -m analysis.pieces)
+    python -m analysis conclusions results/cpu   (same as python -m analysis.conclusions)
     python -m analysis demo --teacher T --student S --out figures/
 
 Each command is a module with its own ``main(argv)``; this file only picks it, so the
@@ -22,6 +23,10 @@ COMMANDS = {
     "pieces": (
         "analysis.pieces",
         "what a profile's teachers, sets and general students came out as",
+    ),
+    "conclusions": (
+        "analysis.conclusions",
+        "which of the paper's conclusions hold, row by row and task by task",
     ),
     "demo": ("analysis.demo", "every figure for a teacher/student pair"),
 }

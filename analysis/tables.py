@@ -40,7 +40,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from analysis.majority import STANDARD_ERRORS, excluded_tasks, majority_table, majority_tests
+from analysis.majority import excluded_tasks, majority_table, majority_tests
+from analysis.paired import DEV_SPLIT, STANDARD_ERRORS
 from analysis.plots import save_figure
 from augment.atomic import write_text_atomically
 from distill.experiments.ablations import FULL_RUN, REPEATS_FULL_RUN, STUDIES
@@ -102,7 +103,6 @@ def task_key(task: str) -> str:
 PRIMARY_METRIC = {task_key(task.name): task.metric for task in _TASKS}
 TASK_LABELS = {task_key(task.name): task.directory for task in _TASKS}
 MISSING = "–"
-DEV_SPLIT = "dev"
 
 
 def load_results(root: str | Path) -> pd.DataFrame:
@@ -147,7 +147,7 @@ def paper_table(table: str) -> pd.DataFrame:
     return pd.DataFrame.from_dict(PAPER_REFERENCE[table], orient="index", columns=PAPER_COLUMNS)
 
 
-def _paper_row_label(row: str, table: str) -> str:
+def paper_row_label(row: str, table: str) -> str:
     """The paper's spelling of ``row`` when it is one of the paper's rows, else ``row``."""
     labels = {label.casefold(): label for label in PAPER_REFERENCE[table]}
     return labels.get(row.casefold(), row)
@@ -163,7 +163,7 @@ def table_scores(frame: pd.DataFrame, table: str) -> pd.DataFrame:
     primary = frame["metric"] == frame["task"].map(PRIMARY_METRIC)
     scored = frame[(frame["split"] == DEV_SPLIT) & primary]
     rows = scored[scored["table"] == table].copy()
-    rows["row"] = [_paper_row_label(row, table) for row in rows["row"]]
+    rows["row"] = [paper_row_label(row, table) for row in rows["row"]]
     shared_row = REPEATS_FULL_RUN.get(table)
     if shared_row is not None and shared_row not in set(rows["row"]):
         full_table, full_row = FULL_RUN
@@ -211,7 +211,7 @@ def _task_keys(tasks: Collection[str]) -> set[str]:
     return {task_key(task) for task in tasks}
 
 
-def _column_position(task: str) -> int:
+def column_position(task: str) -> int:
     """Where ``task`` (as records name it) stands among our columns."""
     return list(PRIMARY_METRIC).index(task_key(task))
 
@@ -413,7 +413,7 @@ def write_tables(
     results = load_results(results_root)
     aggregated = aggregate(results)
     tests = majority_tests(results_root)
-    tests = {task: tests[task] for task in sorted(tests, key=_column_position)}
+    tests = {task: tests[task] for task in sorted(tests, key=column_position)}
     excluded = excluded_tasks(tests)
     written = []
     if tests:

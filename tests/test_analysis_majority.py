@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score, matthews_corrcoef
 
-from analysis.majority import majority_test, majority_tests, metric, weighted_metric
+from analysis.majority import majority_test, majority_tests
+from analysis.paired import metric, weighted_metric
 from analysis.tables import aggregate, comparison_table, load_results, write_tables
 from distill.glue import TASKS
 
@@ -50,7 +51,7 @@ def test_a_student_that_predicts_the_majority_class_shows_no_effect():
     majority = np.ones_like(GOLD)
     test = majority_test(TASKS["rte"], [majority] * 3, GOLD)
     assert test.majority == pytest.approx(100 * GOLD.mean())
-    assert test.gap == 0 and not test.shows_effect
+    assert test.difference.gap == 0 and not test.shows_effect
 
 
 def test_a_gap_within_the_dev_sets_sampling_error_shows_no_effect():
@@ -61,8 +62,8 @@ def test_a_gap_within_the_dev_sets_sampling_error_shows_no_effect():
     noisy[np.flatnonzero(GOLD == 0)[:23]] = 0
     noisy[np.flatnonzero(GOLD == 1)[:17]] = 0
     test = majority_test(TASKS["rte"], [noisy] * 3, GOLD)
-    assert test.gap == pytest.approx(1.5)
-    assert test.seed_se == 0 and test.dev_se > 0.75
+    assert test.difference.gap == pytest.approx(1.5)
+    assert test.difference.seed_se == 0 and test.difference.dev_se > 0.75
     assert not test.shows_effect
 
 
@@ -70,8 +71,8 @@ def test_a_real_student_shows_an_effect_and_the_bootstrap_is_seeded():
     students = [flipped(GOLD, 60, seed) for seed in range(3)]  # 85% accurate, baseline ~70%
     test = majority_test(TASKS["rte"], students, GOLD)
     accuracy = 100 * np.mean([(student == GOLD).mean() for student in students])
-    assert test.gap == pytest.approx(accuracy - 100 * GOLD.mean())
-    assert test.shows_effect and test.seeds == 3 and test.dev_examples == 400
+    assert test.difference.gap == pytest.approx(accuracy - 100 * GOLD.mean())
+    assert test.shows_effect and test.difference.seeds == 3 and test.dev_examples == 400
     assert majority_test(TASKS["rte"], students, GOLD) == test  # same seed, same numbers
 
 

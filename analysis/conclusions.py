@@ -1,0 +1,196 @@
+"""Which of the paper's conclusions hold at this scale, row by row and task by task.
+
+Every variant row of the paper's Tables 2-4 scores below the full procedure (TinyBERT4;
+Table 4's Uniform) on average, and the paper reads each such gap as "this part of the
+procedure helps". Here each row is compared with the full procedure on each of our tasks,
+paired by seed and by dev example (:mod:`analysis.paired`), and given a verdict:
+
+* **holds**: the row is below the full procedure by more than two standard errors;
+* **reversed**: it is above by more than two standard errors;
+* **not resolved**: the gap is within two standard errors, whatever its sign.
+
+A row that is not the paper's (Table 4's adaptive mapping) has no paper conclusion to
+check: its verdict says only whether it is resolved lower or higher. A task whose full
+student shows no effect (:mod:`analysis.majority`) is not judged, and a run that kept no
+predictions gives no verdict. ``python -m analysis.conclusions results/cpu`` prints the
+table; ``--update README.md`` writes it between ``<!-- conclusions:begin -->`` and
+``<!-- conclusions:end -->``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis.majority import excluded_tasks, majority_tests
+from analysis.paired import STANDARD_ERRORS, PairedGap, dev_predictions, paired_gap
+from analysis.tables import (
+    MISSING,
+    PAPER_COLUMNS,
+    PAPER_REFERENCE,
+    TASK_LABELS,
+    add_update_option,
+    column_position,
+    paper_row_label,
+    task_key,
+    to_markdown,
+    update_or_exit,
+)
+from distill.experiments.ablations import FULL_RUN
+from distill.experiments.layout import RunRecord
+from distill.glue import TASKS
+
+README_BLOCK = "conclusions"
+NOTE = (
+    "Row minus the full procedure on the same seeds (x100, mean over seeds ± its standard "
+    "error: a paired bootstrap over dev examples and the seeds' error, in quadrature; in how "
+    f"many seeds the row scored below). **holds**: below by more than {STANDARD_ERRORS:g} SE, "
+    f"as in the paper; **reversed**: above by more than {STANDARD_ERRORS:g} SE; **not "
+    "resolved**: within. Paper: the row's gap on MRPC and CoLA in the paper's table "
+    "(`analysis.conclusions`)."
+)
+PAPER_TASKS = [column for column in PAPER_COLUMNS if column in TASK_LABELS.values()]
+
+Runs = dict[int, RunRecord]  # by seed
+
+
+@dataclass(frozen=True)
+class Conclusion:
+    """One row of one table on one task, against that table's full procedure."""
+
+    table: str
+    row: str
+    task: str
+    difference: PairedGap | None  # None: a run kept no predictions
+    paper_gap: float | None  # the paper's Avg gap (row - full); None for a row of ours
+
+    @property
+    def verdict(self) -> str:
+        if self.difference is None:
+            return "no predictions"
+        direction = self.difference.direction
+        if self.paper_gap is None:
+            return {-1: "lower", 0: "not resolved", 1: "higher"}[direction]
+        if direction == 0:
+            return "not resolved"
+        return "holds" if direction == np.sign(self.paper_gap) else "reversed"
+
+
+def read_runs(results_root: str | Path) -> dict[tuple[str, str, str], Runs]:
+    """Every run record under ``results_root``, by (table, the paper's row label, task)."""
+    runs: dict[tuple[str, str, str], Runs] = {}
+    for path in sorted(Path(results_root).rglob("seed*.json")):
+        record = RunRecord.read(path)
+        if record.table in PAPER_REFERENCE:
+            key = (record.table, paper_row_label(record.row, record.table), record.task)
+            runs.setdefault(key, {})[int(record.seed)] = record
+    return runs
+
+
+def compare(task_name: str, row: Runs, full: Runs) -> PairedGap | None:
+    """``row`` minus ``full`` on the seeds both ran; ``None`` if a run kept no predictions."""
+    seeds = sorted(set(row) & set(full))
+    pairs = [(dev_predictions(row[seed]), dev_predictions(full[seed])) for seed in seeds]
+    if not pairs or any(a is None or b is None for a, b in pairs):
+        return None
+    gold = pairs[0][0][0]
+    if any(not np.array_equal(run[0], gold) for pair in pairs for run in pair):
+        raise ValueError(f"{task_name}: runs paired by seed were scored on different dev sets")
+    predicted = [a[1] for a, _ in pairs]
+    reference = [b[1] for _, b in pairs]
+    return paired_gap(TASKS[task_name], predicted, reference, gold)
+
+
+def conclusions(results_root: str | Path) -> list[Conclusion]:
+    """Every variant row of Tables 2-4 on every task it ran, in the paper's order."""
+    runs = read_runs(results_root)
+    found = []
+    for table, paper in PAPER_REFERENCE.items():
+        first = next(iter(paper))
+        rows = {row for t, row, _ in runs if t == table and row != first}
+        ordered = [row for row in paper if row in rows] + sorted(rows - set(paper))
+        for row in ordered:
+            tasks = {t for (tab, r, t) in runs if (tab, r) == (table, row)}
+            for task in sorted(tasks, key=column_position):
+                full = runs.get((table, first, task)) or runs.get((*FULL_RUN, task), {})
+                paper_gap = paper[row][-1] - paper[first][-1] if row in paper else None
+                difference = compare(task, runs[(table, row, task)], full)
+                found.append(Conclusion(table, row, task, difference, paper_gap))
+    return found
+
+
+def conclusions_table(found: Sequence[Conclusion], excluded: Collection[str] = ()) -> pd.DataFrame:
+    """One line per table row, one column per task: ``-6.1 ± 1.1 (3/3 below): holds``."""
+    cells: dict[tuple[str, str], dict[str, str]] = {}
+    for conclusion in found:
+        line = cells.setdefault((conclusion.table, conclusion.row), {})
+        label = TASK_LABELS[task_key(conclusion.task)]
+        line[label] = _cell(conclusion, conclusion.task in excluded)
+    order = sorted({c.task for c in found}, key=column_position)
+    tasks = [TASK_LABELS[task_key(task)] for task in order]
+    lines = []
+    for (table, row), line in cells.items():
+        lines.append(
+            {
+                "Setting": row,
+                "Table": table.removeprefix("table"),
+                f"paper ({', '.join(PAPER_TASKS)})": _paper_gaps(table, row),
+                **{task: line.get(task, MISSING) for task in tasks},
+            }
+        )
+    return pd.DataFrame(lines).set_index("Setting") if lines else pd.DataFrame()
+
+
+def _paper_gaps(table: str, row: str) -> str:
+    """The paper's ``row`` minus its full procedure on the tasks we share, e.g. ``-2.0, -22.3``."""
+    paper = PAPER_REFERENCE[table]
+    if row not in paper:
+        return MISSING
+    first = paper[next(iter(paper))]
+    columns = [PAPER_COLUMNS.index(task) for task in PAPER_TASKS]
+    return ", ".join(f"{paper[row][i] - first[i]:+.1f}" for i in columns)
+
+
+def _cell(conclusion: Conclusion, excluded: bool) -> str:
+    if excluded:
+        return "no effect: not judged"
+    difference = conclusion.difference
+    if difference is None:
+        return f"{MISSING} (no predictions)"
+    shown = f"{round(difference.gap, 1) + 0.0:+.1f} ± {difference.standard_error:.1f}"
+    return f"{shown} ({difference.below}/{difference.seeds} below): {conclusion.verdict}"
+
+
+def conclusions_markdown(results_root: str | Path) -> str:
+    """The conclusions table of ``results_root`` with its note, as README shows it."""
+    excluded = excluded_tasks(majority_tests(results_root))
+    table = conclusions_table(conclusions(results_root), excluded)
+    if table.empty:
+        return "No run of Tables 2-4 yet.\n"
+    return (
+        "**Does each of the paper's conclusions hold here? Each row against the full "
+        f"procedure, per task**\n\n{to_markdown(table)}\n{NOTE}\n"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m analysis.conclusions RESULTS``: print, for each row of Tables 2-4 and
+    each task, whether the paper's conclusion holds."""
+    parser = argparse.ArgumentParser(
+        prog="python -m analysis.conclusions", description=main.__doc__
+    )
+    parser.add_argument("results", type=Path, help="e.g. results/cpu")
+    add_update_option(parser, f"the table between <!-- {README_BLOCK}:begin --> and :end -->")
+    args = parser.parse_args(argv)
+    markdown = conclusions_markdown(args.results)
+    print(markdown)
+    update_or_exit(parser, args.update, {README_BLOCK: markdown})
+
+
+if __name__ == "__main__":
+    main()
