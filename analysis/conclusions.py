@@ -12,9 +12,10 @@ paired by seed and by dev example (:mod:`analysis.paired`), and given a verdict:
 A row that is not the paper's (Table 4's adaptive mapping) has no paper conclusion to
 check: its verdict says only whether it is resolved lower or higher. A task whose full
 student shows no effect (:mod:`analysis.majority`) is not judged, and a run that kept no
-predictions gives no verdict. ``python -m analysis.conclusions results/cpu`` prints the
-table; ``--update README.md`` writes it between ``<!-- conclusions:begin -->`` and
-``<!-- conclusions:end -->``.
+predictions gives no verdict. The N_a study (``augmentation-size``) is compared the same
+way: the DA gap at the profile's N_a and at four times it. ``python -m analysis.conclusions
+results/cpu`` prints the tables; ``--update README.md`` writes them between ``<!--
+conclusions:begin -->`` and ``<!-- conclusions:end -->``.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from analysis.tables import (
     to_markdown,
     update_or_exit,
 )
-from distill.experiments.ablations import FULL_RUN
+from distill.experiments.ablations import FULL_RUN, STUDIES
 from distill.experiments.layout import RunRecord
 from distill.glue import TASKS
 
@@ -53,6 +54,10 @@ NOTE = (
     f"as in the paper; **reversed**: above by more than {STANDARD_ERRORS:g} SE; **not "
     "resolved**: within. Paper: the row's gap on MRPC and CoLA in the paper's table "
     "(`analysis.conclusions`)."
+)
+STUDY_NOTE = (
+    "Paired by seed and dev example as above; **higher** or **lower**: more than "
+    f"{STANDARD_ERRORS:g} SE from zero; **not resolved**: within."
 )
 PAPER_TASKS = [column for column in PAPER_COLUMNS if column in TASK_LABELS.values()]
 
@@ -82,13 +87,18 @@ class Conclusion:
 
 
 def read_runs(results_root: str | Path) -> dict[tuple[str, str, str], Runs]:
-    """Every run record under ``results_root``, by (table, the paper's row label, task)."""
+    """Every run record of Tables 2-4 and the studies under ``results_root``, by (table,
+    row label as the paper spells it, task)."""
     runs: dict[tuple[str, str, str], Runs] = {}
     for path in sorted(Path(results_root).rglob("seed*.json")):
         record = RunRecord.read(path)
         if record.table in PAPER_REFERENCE:
-            key = (record.table, paper_row_label(record.row, record.table), record.task)
-            runs.setdefault(key, {})[int(record.seed)] = record
+            row = paper_row_label(record.row, record.table)
+        elif record.table in STUDIES:
+            row = record.row
+        else:
+            continue
+        runs.setdefault((record.table, row, record.task), {})[int(record.seed)] = record
     return runs
 
 
@@ -124,26 +134,62 @@ def conclusions(results_root: str | Path) -> list[Conclusion]:
     return found
 
 
+def augmentation_size(results_root: str | Path) -> list[Conclusion]:
+    """The N_a study's three differences per task, paired by seed: the DA gap at the
+    profile's N_a (TinyBERT4 minus "w/o DA"), at four times it (the study's row minus "w/o
+    DA"), and what the larger set adds to TinyBERT4; empty without study runs."""
+    runs = read_runs(results_root)
+    ((study, (larger, *_)),) = STUDIES.items()
+    full, without = FULL_RUN, ("table2", "w/o DA")
+    differences = {
+        f"{full[1]} − w/o DA": (full, without),
+        f"{larger.label} − w/o DA": ((study, larger.label), without),
+        f"{larger.label} − {full[1]}": ((study, larger.label), full),
+    }
+    tasks = sorted({task for table, _, task in runs if table == study}, key=column_position)
+    return [
+        Conclusion(study, label, task, compare(task, runs.get((*a, task), {}), b_runs), None)
+        for label, (a, b) in differences.items()
+        for task in tasks
+        if (b_runs := runs.get((*b, task), {}))
+    ]
+
+
 def conclusions_table(found: Sequence[Conclusion], excluded: Collection[str] = ()) -> pd.DataFrame:
     """One line per table row, one column per task: ``-6.1 ± 1.1 (3/3 below): holds``."""
+    lines = [
+        {
+            "Setting": row,
+            "Table": table.removeprefix("table"),
+            f"paper ({', '.join(PAPER_TASKS)})": _paper_gaps(table, row),
+            **cells,
+        }
+        for (table, row), cells in _task_cells(found, excluded).items()
+    ]
+    return pd.DataFrame(lines).set_index("Setting") if lines else pd.DataFrame()
+
+
+def study_table(found: Sequence[Conclusion], excluded: Collection[str] = ()) -> pd.DataFrame:
+    """:func:`augmentation_size` as display strings, one line per difference."""
+    lines = [
+        {"Difference": row, **cells} for (_, row), cells in _task_cells(found, excluded).items()
+    ]
+    return pd.DataFrame(lines).set_index("Difference") if lines else pd.DataFrame()
+
+
+def _task_cells(
+    found: Sequence[Conclusion], excluded: Collection[str]
+) -> dict[tuple[str, str], dict[str, str]]:
+    """Per (table, row), a display cell per task label, in our column order."""
+    order = sorted({c.task for c in found}, key=column_position)
+    labels = [TASK_LABELS[task_key(task)] for task in order]
     cells: dict[tuple[str, str], dict[str, str]] = {}
     for conclusion in found:
-        line = cells.setdefault((conclusion.table, conclusion.row), {})
-        label = TASK_LABELS[task_key(conclusion.task)]
-        line[label] = _cell(conclusion, conclusion.task in excluded)
-    order = sorted({c.task for c in found}, key=column_position)
-    tasks = [TASK_LABELS[task_key(task)] for task in order]
-    lines = []
-    for (table, row), line in cells.items():
-        lines.append(
-            {
-                "Setting": row,
-                "Table": table.removeprefix("table"),
-                f"paper ({', '.join(PAPER_TASKS)})": _paper_gaps(table, row),
-                **{task: line.get(task, MISSING) for task in tasks},
-            }
+        line = cells.setdefault((conclusion.table, conclusion.row), dict.fromkeys(labels, MISSING))
+        line[TASK_LABELS[task_key(conclusion.task)]] = _cell(
+            conclusion, conclusion.task in excluded
         )
-    return pd.DataFrame(lines).set_index("Setting") if lines else pd.DataFrame()
+    return cells
 
 
 def _paper_gaps(table: str, row: str) -> str:
@@ -172,10 +218,17 @@ def conclusions_markdown(results_root: str | Path) -> str:
     table = conclusions_table(conclusions(results_root), excluded)
     if table.empty:
         return "No run of Tables 2-4 yet.\n"
-    return (
+    markdown = (
         "**Does each of the paper's conclusions hold here? Each row against the full "
         f"procedure, per task**\n\n{to_markdown(table)}\n{NOTE}\n"
     )
+    study = study_table(augmentation_size(results_root), excluded)
+    if not study.empty:
+        markdown += (
+            "\n**N_a study: is the DA gap larger with four times the profile's N_a?**\n\n"
+            f"{to_markdown(study)}\n{STUDY_NOTE}\n"
+        )
+    return markdown
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -9,7 +9,12 @@ import numpy as np
 import pytest
 
 from analysis import conclusions as module
-from analysis.conclusions import conclusions, conclusions_markdown, conclusions_table
+from analysis.conclusions import (
+    augmentation_size,
+    conclusions,
+    conclusions_markdown,
+    conclusions_table,
+)
 
 RNG = np.random.default_rng(0)
 GOLD = (RNG.random(400) < 0.5).astype(np.uint8)
@@ -131,3 +136,17 @@ def test_the_command_writes_its_readme_block(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "holds" in printed and printed.strip() in readme.read_text()
     assert readme.read_text().startswith("before\n<!-- conclusions:begin -->\n**Does each")
+
+
+def test_the_n_a_study_compares_both_da_gaps_and_what_the_larger_set_adds(tmp_path):
+    write_runs(tmp_path, "table2", "TinyBERT4", "sst-2", FULL)
+    write_runs(tmp_path, "table2", "w/o DA", "sst-2", [flipped(140, s) for s in range(3)])
+    write_runs(tmp_path, "augmentation-size", "N_a x4", "sst-2", FULL)
+    found = {c.row: c for c in augmentation_size(tmp_path)}
+    assert list(found) == ["TinyBERT4 − w/o DA", "N_a x4 − w/o DA", "N_a x4 − TinyBERT4"]
+    assert found["TinyBERT4 − w/o DA"].verdict == "higher"
+    assert found["N_a x4 − w/o DA"].difference == found["TinyBERT4 − w/o DA"].difference
+    assert found["N_a x4 − TinyBERT4"].verdict == "not resolved"
+    assert [c.row for c in conclusions(tmp_path)] == ["w/o DA"]  # the study is not a paper row
+    markdown = conclusions_markdown(tmp_path)
+    assert "| N_a x4 − TinyBERT4 | +0.0 ± 0.0 (0/3 below): not resolved |" in markdown
