@@ -1,6 +1,6 @@
-"""What a profile's runs cost: task-distillation core-minutes per seed and task, the wall
-time of the shared pieces, and core-seconds per 1,000 training examples of each stage,
-read from the result files the runner wrote.
+"""What a profile's runs cost: task-distillation core-minutes per seed and task and per
+table row, the wall time of the shared pieces, and core-seconds per 1,000 training
+examples of each stage, read from the result files the runner wrote.
 
     python -m analysis.cost results/cpu [--update README.md]
 
@@ -66,6 +66,22 @@ def task_minutes(results: pd.DataFrame) -> pd.DataFrame:
     tasks = [task for task in TASK_LABELS if task in minutes.columns]
     others = [task for task in minutes.columns if task not in TASK_LABELS and task != ALL]
     return minutes[[*tasks, *others, ALL]].round(1).rename(columns=TASK_LABELS)
+
+
+def row_minutes(results: pd.DataFrame) -> pd.DataFrame:
+    """Core-minutes of task distillation per table row (summed over seeds), rows down in
+    the order the records list them and tasks across, with ``all`` totals: what each row,
+    and a study such as the N_a one, costs beside the full procedure."""
+    runs = results.drop_duplicates("path")
+    seconds = runs["train_seconds"].fillna(runs["wall_time_s"])
+    minutes = runs.assign(minutes=seconds / 60, setting=runs["table"] + " · " + runs["row"])
+    table = minutes.pivot_table(
+        index="setting", columns="task", values="minutes", aggfunc="sum", sort=False,
+        margins=True, margins_name=ALL,
+    )  # fmt: skip
+    tasks = [task for task in TASK_LABELS if task in table.columns]
+    others = [task for task in table.columns if task not in TASK_LABELS and task != ALL]
+    return table[[*tasks, *others, ALL]].round(1).rename(columns=TASK_LABELS)
 
 
 def shared_minutes(results_root: str | Path) -> pd.Series:
@@ -265,6 +281,8 @@ def cost_markdown(results_root: str | Path) -> str:
         "Task distillation, core-minutes (one core per run):\n\n"
         f"{to_markdown(runs.rename_axis(index='seed', columns=None))}\n"
         f"_{run_count} runs, {runs.loc[ALL, ALL] / 60:.2f} core-hours._\n\n"
+        "The same per table row, summed over seeds:\n\n"
+        f"{to_markdown(_filled(row_minutes(results)).rename_axis(index='row', columns=None))}\n"
         f"{cache_line}"
         "Shared pieces, wall minutes of the process that finished each (a resumed piece "
         "counts from its last start):\n\n"
@@ -275,8 +293,13 @@ def cost_markdown(results_root: str | Path) -> str:
         "a teacher or general distillation recorded without `train_seconds`, as in grids "
         "made before it was recorded, counts only its finishing process, so its figure is "
         "a lower bound when it was resumed):\n\n"
-        f"{to_markdown(per_example.astype(object).where(per_example.notna(), MISSING))}\n"
+        f"{to_markdown(_filled(per_example))}\n"
     )
+
+
+def _filled(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its empty cells shown as the tables show them."""
+    return frame.astype(object).where(frame.notna(), MISSING)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

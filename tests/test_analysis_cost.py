@@ -15,6 +15,7 @@ from analysis.cost import (
     TEACHER,
     cost_markdown,
     main,
+    row_minutes,
     seconds_per_1000_examples,
     shared_minutes,
     stage_examples,
@@ -73,6 +74,15 @@ def test_task_minutes_counts_each_run_once_per_seed_and_task(results_root):
     assert minutes.loc[1, "MRPC"] == 20.0
     assert minutes.loc[0, "SST-2"] == 1.0  # wall_time_s where train_seconds is absent
     assert minutes.loc["all", "all"] == 36.0
+
+
+def test_row_minutes_sum_each_rows_seeds_per_task(results_root):
+    minutes = row_minutes(load_results(results_root))
+    assert list(minutes.index) == ["table2 · TinyBERT4", "table2 · w/o GD", "all"]
+    assert minutes.loc["table2 · TinyBERT4", "MRPC"] == 30.0  # seeds 0 and 1: 600 s + 1200 s
+    assert minutes.loc["table2 · w/o GD", "MRPC"] == 5.0
+    assert minutes.loc["table2 · TinyBERT4", "SST-2"] == 1.0
+    assert minutes.loc["all", "all"] == 36.0  # the same total as per seed
 
 
 def test_shared_minutes_lists_every_piece(results_root):
