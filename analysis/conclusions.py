@@ -66,7 +66,8 @@ Runs = dict[int, RunRecord]  # by seed
 
 @dataclass(frozen=True)
 class Conclusion:
-    """One row of one table on one task, against that table's full procedure."""
+    """One row of one table on one task against that table's full procedure, or one of the
+    N_a study's differences (no paper gap: the verdict says only higher or lower)."""
 
     table: str
     row: str
