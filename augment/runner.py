@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
-from augment.atomic import write_text_atomically
+from augment.atomic import remove_stale_partials, write_text_atomically
 from augment.formats import FORMATS, BadInput, Format, Record
 from augment.parquet import ParquetFormat, concatenate
 from augment.settings import AugmentError, AugmentSettings, TextTooLong
@@ -234,11 +234,13 @@ class _Writer:
         finished.replace(self.job.output)
         self.job.partial.unlink(missing_ok=True)
         self.job.progress.unlink()
+        remove_stale_partials(self.job.progress)
 
     def abandon(self) -> None:
         self.file.close()
         self.job.partial.unlink(missing_ok=True)
         self.job.progress.unlink(missing_ok=True)
+        remove_stale_partials(self.job.progress)
 
 
 def _augment_chunk(

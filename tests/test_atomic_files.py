@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
+import subprocess
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from augment.atomic import write_json_atomically, write_text_atomically
+from augment.atomic import remove_stale_partials, write_json_atomically, write_text_atomically
 
 
 def test_writes_the_text_and_creates_the_folder(tmp_path):
@@ -48,3 +51,27 @@ def test_two_processes_writing_one_file_do_not_race(tmp_path):
             writer.result()  # raises what the process raised
     assert [path.name for path in tmp_path.iterdir()] == ["recipe.json"]
     assert json.loads(target.read_text())["index"] == 299
+
+
+def test_the_next_write_removes_partial_files_of_writers_that_ended(tmp_path):
+    """A writer killed outright leaves its partial file; the next write of the same
+    target removes it, while a running writer's partial file stays (CI found one
+    left by an augmentation process that its launcher had terminated)."""
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    target = tmp_path / "seed0.json"
+    left = tmp_path / f".seed0.json.{int(ended.stdout)}.partial"
+    running = tmp_path / f".seed0.json.{os.getppid()}.partial"
+    other_target = tmp_path / f".seed1.json.{int(ended.stdout)}.partial"
+    for partial in (left, running, other_target):
+        partial.write_text("half")
+    write_json_atomically(target, {"score": 1})
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(
+        ["seed0.json", running.name, other_target.name]
+    )
+    remove_stale_partials(tmp_path / "seed1.json")
+    assert not other_target.exists() and running.exists()
