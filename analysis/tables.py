@@ -108,8 +108,10 @@ MISSING = "–"
 def load_results(root: str | Path) -> pd.DataFrame:
     """Read every ``seed*.json`` under ``root`` into one row per (run, metric).
 
-    Columns: ``table, row, task, seed, split, metric, value, commit, wall_time_s,
-    train_seconds, path``.
+    Columns: ``table, row, task, seed, split, metric, value, mapping, commit,
+    wall_time_s, train_seconds, path``; ``mapping`` is the teacher layers the student's
+    layers learnt from as text (``"0 2 4 6"``, 0 being the embeddings), or None when the
+    record does not say.
     """
     records = []
     for path in sorted(Path(root).rglob("seed*.json")):
@@ -125,13 +127,14 @@ def load_results(root: str | Path) -> pd.DataFrame:
                     "split": split or DEV_SPLIT,
                     "metric": metric,
                     "value": float(value),
+                    "mapping": None if run.mapping is None else " ".join(map(str, run.mapping)),
                     "commit": run.commit,
                     "wall_time_s": run.wall_time_s,
                     "train_seconds": run.train_seconds,
                     "path": str(path),
                 }
             )
-    columns = ["table", "row", "task", "seed", "split", "metric", "value"]
+    columns = ["table", "row", "task", "seed", "split", "metric", "value", "mapping"]
     provenance = ["commit", "wall_time_s", "train_seconds", "path"]
     return pd.DataFrame(records, columns=[*columns, *provenance])
 
@@ -264,6 +267,47 @@ def gap_table(results: pd.DataFrame, table: str) -> pd.DataFrame:
             for mean, std, n, below in cells
         ]
     return display
+
+
+def mapping_table(results: pd.DataFrame) -> pd.DataFrame:
+    """The teacher layers each row of Table 4 learnt from, per task (``0 2 4 6``: the
+    embeddings, then teacher layers 2, 4 and 6). The adaptive row chooses per run: where
+    it chose a fixed row's layers, the cell names that row, since its scores then repeat
+    that row's seed for seed; where seeds chose differently, the cell names their seeds.
+    Empty when the records do not say. ``results`` is :func:`load_results`.
+    """
+    runs = table_scores(results, "table4").dropna(subset=["mapping"])
+    if runs.empty:
+        return pd.DataFrame()
+    seeds_by_mapping: dict[tuple[str, str], dict[str, list[int]]] = {}
+    for (row, task, mapping), seeds in runs.groupby(["row", "task", "mapping"], sort=False)["seed"]:
+        seeds_by_mapping.setdefault((row, task), {})[mapping] = sorted(seeds)
+    ran = list(dict.fromkeys(runs["row"]))
+    rows = [row for row in _paper_order(ran, "table4") if row in ran]
+    display = pd.DataFrame(index=pd.Index(rows, name="Setting"))
+    for task in (task for task in PRIMARY_METRIC if task in set(runs["task"])):
+        fixed = {
+            next(iter(chosen)): row
+            for (row, of_task), chosen in seeds_by_mapping.items()
+            if of_task == task and row in PAPER_REFERENCE["table4"] and len(chosen) == 1
+        }
+        display[TASK_LABELS[task]] = [
+            _mapping_cell(seeds_by_mapping.get((row, task), {}), fixed, row) for row in rows
+        ]
+    return display
+
+
+def _mapping_cell(seeds: dict[str, list[int]], fixed: dict[str, str], row: str) -> str:
+    if not seeds:
+        return MISSING
+    if len(seeds) > 1:
+        return ", ".join(
+            f"{mapping} (seed {', '.join(map(str, chosen_by))})"
+            for mapping, chosen_by in seeds.items()
+        )
+    mapping = next(iter(seeds))
+    same = fixed.get(mapping, row)
+    return mapping if same == row else f"{mapping} (= {same})"
 
 
 def augmentation_size_gaps(results: pd.DataFrame) -> pd.DataFrame:
@@ -432,6 +476,12 @@ def write_tables(
             sections.append(
                 f"Each row minus {first} on the same seed (mean ± std over seeds; in how "
                 f"many seeds the row scored below {first}):\n\n{to_markdown(gaps)}"
+            )
+        mappings = mapping_table(results) if table == "table4" else pd.DataFrame()
+        if not mappings.empty:
+            sections.append(
+                "Teacher layers each student layer learnt from (0: the embeddings):\n\n"
+                f"{to_markdown(mappings)}"
             )
         markdown = out_dir / f"{table}.md"
         markdown.write_text("\n".join(sections))

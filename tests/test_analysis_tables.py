@@ -17,6 +17,7 @@ from analysis.tables import (  # noqa: E402
     gap_table,
     load_results,
     main,
+    mapping_table,
     ours_table,
     paired_gaps,
     paper_table,
@@ -247,3 +248,39 @@ def test_the_n_a_study_pairs_each_seed_with_table_2s_runs(tmp_path):
     written = write_tables(root, tmp_path / "out", formats=())
     assert (tmp_path / "out" / "augmentation-size.md") in written
     assert augmentation_size_gaps(load_results(write_runs(tmp_path / "none", runs[:4]))).empty
+
+
+def test_mapping_table_names_the_fixed_row_an_adaptive_run_repeats(tmp_path):
+    mappings = {
+        ("table2", "mrpc", 0): [0, 2, 4, 6],
+        ("table4", "mrpc", 0): [0, 1, 2, 3],
+        ("table4", "mrpc", 1): [0, 1, 2, 3],
+        ("table4", "cola", 0): [0, 2, 3, 4],
+        ("table4", "cola", 1): [0, 1, 2, 4],
+    }
+    runs = [
+        ("table2", "TinyBERT4", "full", "mrpc", 0, {"f1": 0.8}),
+        ("table4", "Bottom", "bottom", "mrpc", 0, {"f1": 0.7}),
+        ("table4", "Adaptive (ours)", "adaptive", "mrpc", 1, {"f1": 0.7}),
+        ("table4", "Adaptive (ours)", "adaptive", "cola", 0, {"mcc": 0.2}),
+        ("table4", "Adaptive (ours)", "adaptive", "cola", 1, {"mcc": 0.2}),
+    ]
+    write_runs(tmp_path, runs)
+    for (table, task, seed), mapping in mappings.items():
+        for path in (tmp_path / table).glob(f"*/{task}/seed{seed}.json"):
+            path.write_text(json.dumps({**json.loads(path.read_text()), "mapping": mapping}))
+    table = mapping_table(load_results(tmp_path))
+    assert table.to_dict(orient="index") == {
+        "Uniform": {"MRPC": "0 2 4 6", "CoLA": "–"},
+        "Bottom": {"MRPC": "0 1 2 3", "CoLA": "–"},
+        "Adaptive (ours)": {
+            "MRPC": "0 1 2 3 (= Bottom)",
+            "CoLA": "0 2 3 4 (seed 0), 0 1 2 4 (seed 1)",
+        },
+    }
+    write_tables(tmp_path, tmp_path / "out")
+    assert "0 1 2 3 (= Bottom)" in (tmp_path / "out" / "table4.md").read_text()
+
+
+def test_no_mapping_table_when_the_records_do_not_say(results_root):
+    assert mapping_table(load_results(results_root)).empty
