@@ -11,8 +11,9 @@ paired by seed and by dev example (:mod:`analysis.paired`), and given a verdict:
 
 A row that is not the paper's (Table 4's adaptive mapping) has no paper conclusion to
 check: its verdict says only whether it is resolved lower or higher. A task whose full
-student shows no effect (:mod:`analysis.majority`) is not judged, and a run that kept no
-predictions gives no verdict. The N_a study (``augmentation-size``) is compared the same
+student shows no effect (:mod:`analysis.majority`) is not judged; a single seed, a run that
+kept no predictions and a row without a full run to pair with give no verdict, each saying
+why. The N_a study (``augmentation-size``) is compared the same
 way: the DA gap at the profile's N_a and at four times it. ``python -m analysis.conclusions
 results/cpu`` prints the tables; ``--update README.md`` writes them between ``<!--
 conclusions:begin -->`` and ``<!-- conclusions:end -->``.
@@ -25,11 +26,10 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from analysis.majority import excluded_tasks, majority_tests
-from analysis.paired import STANDARD_ERRORS, PairedGap, dev_predictions, paired_gap
+from analysis.paired import STANDARD_ERRORS, PairedGap, paired_gap, shared_dev_set
 from analysis.tables import (
     MISSING,
     PAPER_COLUMNS,
@@ -47,49 +47,55 @@ from distill.experiments.layout import RunRecord
 from distill.glue import TASKS
 
 README_BLOCK = "conclusions"
+PAPER_TASKS = [column for column in PAPER_COLUMNS if column in TASK_LABELS.values()]
 NOTE = (
     "Row minus the full procedure on the same seeds (x100, mean over seeds ± its standard "
     "error: a paired bootstrap over dev examples and the seeds' error, in quadrature; in how "
     f"many seeds the row scored below). **holds**: below by more than {STANDARD_ERRORS:g} SE, "
     f"as in the paper; **reversed**: above by more than {STANDARD_ERRORS:g} SE; **not "
-    "resolved**: within. Paper: the row's gap on MRPC and CoLA in the paper's table "
-    "(`analysis.conclusions`)."
+    f"resolved**: within; one seed is not judged. Paper: the row's gap on "
+    f"{' and '.join(PAPER_TASKS)} in the paper's table (`analysis.conclusions`)."
 )
 STUDY_NOTE = (
     "Paired by seed and dev example as above; **higher** or **lower**: more than "
     f"{STANDARD_ERRORS:g} SE from zero; **not resolved**: within."
 )
-PAPER_TASKS = [column for column in PAPER_COLUMNS if column in TASK_LABELS.values()]
+AUGMENTATION_SIZE = "augmentation-size"
 
 Runs = dict[int, RunRecord]  # by seed
+
+
+class NotCompared(Exception):
+    """Why a row and its full procedure cannot be compared on a task (the message)."""
 
 
 @dataclass(frozen=True)
 class Conclusion:
     """One row of one table on one task against that table's full procedure, or one of the
-    N_a study's differences (no paper gap: the verdict says only higher or lower)."""
+    N_a study's differences (not the paper's: the verdict says only higher or lower)."""
 
     table: str
     row: str
     task: str
-    difference: PairedGap | None  # None: a run kept no predictions
-    paper_gap: float | None  # the paper's Avg gap (row - full); None for a row of ours
+    difference: PairedGap | None  # None: see not_compared
+    in_paper: bool  # the paper's row, which scores below its full procedure
+    not_compared: str = ""  # why there is no difference
 
     @property
     def verdict(self) -> str:
         if self.difference is None:
-            return "no predictions"
-        direction = self.difference.direction
-        if self.paper_gap is None:
-            return {-1: "lower", 0: "not resolved", 1: "higher"}[direction]
-        if direction == 0:
-            return "not resolved"
-        return "holds" if direction == np.sign(self.paper_gap) else "reversed"
+            return self.not_compared
+        if self.difference.seeds < 2:
+            return "one seed: not judged"
+        if self.in_paper:
+            return {-1: "holds", 0: "not resolved", 1: "reversed"}[self.difference.direction]
+        return {-1: "lower", 0: "not resolved", 1: "higher"}[self.difference.direction]
 
 
 def read_runs(results_root: str | Path) -> dict[tuple[str, str, str], Runs]:
     """Every run record of Tables 2-4 and the studies under ``results_root``, by (table,
-    row label as the paper spells it, task)."""
+    row label as the paper spells it, task); a seed recorded twice (two results folders
+    under one root) is an error, not a silent choice."""
     runs: dict[tuple[str, str, str], Runs] = {}
     for path in sorted(Path(results_root).rglob("seed*.json")):
         record = RunRecord.read(path)
@@ -99,22 +105,37 @@ def read_runs(results_root: str | Path) -> dict[tuple[str, str, str], Runs]:
             row = record.row
         else:
             continue
-        runs.setdefault((record.table, row, record.task), {})[int(record.seed)] = record
+        by_seed = runs.setdefault((record.table, row, record.task), {})
+        if int(record.seed) in by_seed:
+            raise ValueError(f"{path}: {row} on {record.task}, seed {record.seed} twice")
+        by_seed[int(record.seed)] = record
     return runs
 
 
-def compare(task_name: str, row: Runs, full: Runs) -> PairedGap | None:
-    """``row`` minus ``full`` on the seeds both ran; ``None`` if a run kept no predictions."""
+def compare(task_name: str, row: Runs, full: Runs) -> PairedGap:
+    """``row`` minus ``full`` on the seeds both ran; :class:`NotCompared` says why not."""
+    task = TASKS[task_name]
+    if task.labels is None:
+        raise NotCompared("regression: no paired test")
+    if not full:
+        raise NotCompared("no full run")
     seeds = sorted(set(row) & set(full))
-    pairs = [(dev_predictions(row[seed]), dev_predictions(full[seed])) for seed in seeds]
-    if not pairs or any(a is None or b is None for a, b in pairs):
-        return None
-    gold = pairs[0][0][0]
-    if any(not np.array_equal(run[0], gold) for pair in pairs for run in pair):
-        raise ValueError(f"{task_name}: runs paired by seed were scored on different dev sets")
-    predicted = [a[1] for a, _ in pairs]
-    reference = [b[1] for _, b in pairs]
-    return paired_gap(TASKS[task_name], predicted, reference, gold)
+    if not seeds:
+        raise NotCompared("no seed run by both")
+    kept = shared_dev_set(task_name, [row[seed] for seed in seeds] + [full[seed] for seed in seeds])
+    if kept is None:
+        raise NotCompared("no predictions")
+    gold, predicted = kept
+    return paired_gap(task, predicted[: len(seeds)], predicted[len(seeds) :], gold)
+
+
+def _conclusion(
+    table: str, row: str, task: str, runs: Runs, full: Runs, in_paper: bool
+) -> Conclusion:
+    try:
+        return Conclusion(table, row, task, compare(task, runs, full), in_paper)
+    except NotCompared as reason:
+        return Conclusion(table, row, task, None, in_paper, not_compared=str(reason))
 
 
 def conclusions(results_root: str | Path) -> list[Conclusion]:
@@ -129,9 +150,9 @@ def conclusions(results_root: str | Path) -> list[Conclusion]:
             tasks = {t for (tab, r, t) in runs if (tab, r) == (table, row)}
             for task in sorted(tasks, key=column_position):
                 full = runs.get((table, first, task)) or runs.get((*FULL_RUN, task), {})
-                paper_gap = paper[row][-1] - paper[first][-1] if row in paper else None
-                difference = compare(task, runs[(table, row, task)], full)
-                found.append(Conclusion(table, row, task, difference, paper_gap))
+                found.append(
+                    _conclusion(table, row, task, runs[(table, row, task)], full, row in paper)
+                )
     return found
 
 
@@ -140,7 +161,8 @@ def augmentation_size(results_root: str | Path) -> list[Conclusion]:
     profile's N_a (TinyBERT4 minus "w/o DA"), at four times it (the study's row minus "w/o
     DA"), and what the larger set adds to TinyBERT4; empty without study runs."""
     runs = read_runs(results_root)
-    ((study, (larger, *_)),) = STUDIES.items()
+    study = AUGMENTATION_SIZE
+    larger, *_ = STUDIES[study]
     full, without = FULL_RUN, ("table2", "w/o DA")
     differences = {
         f"{full[1]} − w/o DA": (full, without),
@@ -149,7 +171,7 @@ def augmentation_size(results_root: str | Path) -> list[Conclusion]:
     }
     tasks = sorted({task for table, _, task in runs if table == study}, key=column_position)
     return [
-        Conclusion(study, label, task, compare(task, runs.get((*a, task), {}), b_runs), None)
+        _conclusion(study, label, task, runs.get((*a, task), {}), b_runs, in_paper=False)
         for label, (a, b) in differences.items()
         for task in tasks
         if (b_runs := runs.get((*b, task), {}))
@@ -208,8 +230,10 @@ def _cell(conclusion: Conclusion, excluded: bool) -> str:
         return "no effect: not judged"
     difference = conclusion.difference
     if difference is None:
-        return f"{MISSING} (no predictions)"
-    shown = f"{round(difference.gap, 1) + 0.0:+.1f} ± {difference.standard_error:.1f}"
+        return f"{MISSING} ({conclusion.not_compared})"
+    shown = f"{round(difference.gap, 1) + 0.0:+.1f}"
+    if difference.seeds > 1:
+        shown += f" ± {difference.standard_error:.1f}"
     return f"{shown} ({difference.below}/{difference.seeds} below): {conclusion.verdict}"
 
 

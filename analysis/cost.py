@@ -39,7 +39,7 @@ from analysis.tables import (
     to_markdown,
     update_or_exit,
 )
-from distill.experiments import EXPERIMENTS
+from distill.experiments.ablations import EXPERIMENTS, ROWS
 from distill.experiments.layout import ResultsLayout, RunRecord, augment_name
 from distill.glue import get_task
 from distill.stages import FinetuneSpec, GeneralSpec, spec_fields
@@ -57,26 +57,40 @@ def task_minutes(results: pd.DataFrame) -> pd.DataFrame:
     ``results`` is :func:`analysis.tables.load_results` output (one row per metric, so
     one run appears once per metric and is counted once here).
     """
-    runs = results.drop_duplicates("path")
-    seconds = runs["train_seconds"].fillna(runs["wall_time_s"])
-    minutes = runs.assign(minutes=seconds / 60).pivot_table(
-        index="seed", columns="task", values="minutes", aggfunc="sum", margins=True,
-        margins_name=ALL,
-    )  # fmt: skip
-    tasks = [task for task in TASK_LABELS if task in minutes.columns]
-    others = [task for task in minutes.columns if task not in TASK_LABELS and task != ALL]
-    return minutes[[*tasks, *others, ALL]].round(1).rename(columns=TASK_LABELS)
+    runs = _run_minutes(results).sort_values("seed", kind="stable")
+    return _by_task(runs, "seed")
 
 
 def row_minutes(results: pd.DataFrame) -> pd.DataFrame:
     """Core-minutes of task distillation per table row (summed over seeds), rows down in
-    the order the records list them and tasks across, with ``all`` totals: what each row,
-    and a study such as the N_a one, costs beside the full procedure."""
+    the tables' order (the paper's rows, then ours and the studies') and tasks across,
+    with ``all`` totals: what each row, and a study such as the N_a one, costs beside the
+    full procedure."""
+    runs = _run_minutes(results)
+    order = {(table, e.label.casefold()): i for i, (table, e) in enumerate(_ROWS_IN_ORDER)}
+    position = [
+        order.get((table, row.casefold()), len(order))
+        for table, row in zip(runs["table"], runs["row"], strict=True)
+    ]
+    runs = runs.assign(position=position).sort_values(["position", "table", "row"], kind="stable")
+    return _by_task(runs.assign(setting=runs["table"] + " · " + runs["row"]), "setting")
+
+
+_ROWS_IN_ORDER = [(table, experiment) for table, rows in ROWS.items() for experiment in rows]
+
+
+def _run_minutes(results: pd.DataFrame) -> pd.DataFrame:
+    """One line per run with its core-minutes (``train_seconds``; ``wall_time_s`` for
+    records made before it was kept)."""
     runs = results.drop_duplicates("path")
-    seconds = runs["train_seconds"].fillna(runs["wall_time_s"])
-    minutes = runs.assign(minutes=seconds / 60, setting=runs["table"] + " · " + runs["row"])
-    table = minutes.pivot_table(
-        index="setting", columns="task", values="minutes", aggfunc="sum", sort=False,
+    return runs.assign(minutes=runs["train_seconds"].fillna(runs["wall_time_s"]) / 60)
+
+
+def _by_task(runs: pd.DataFrame, index: str) -> pd.DataFrame:
+    """Minutes summed per ``index`` value (in the order of ``runs``) and task, our task
+    columns first, with ``all`` totals; rounded to 0.1."""
+    table = runs.pivot_table(
+        index=index, columns="task", values="minutes", aggfunc="sum", sort=False,
         margins=True, margins_name=ALL,
     )  # fmt: skip
     tasks = [task for task in TASK_LABELS if task in table.columns]

@@ -12,8 +12,8 @@ noise. Such a task is still reported, but left out of the averages and the readi
   the same dev examples, with the paired standard error of :mod:`analysis.paired`;
 * the task shows an effect when the gap exceeds two standard errors.
 
-Records made before predictions were kept (``RunRecord.predictions``) give no verdict, and
-their task is not left out.
+Records made before predictions were kept (``RunRecord.predictions``), and a single seed
+(whose seeds' error is unknown), give no verdict, and their task is not left out.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.paired import PairedGap, dev_predictions, metric, paired_gap
+from analysis.paired import PairedGap, metric, paired_gap, shared_dev_set
 from distill.experiments.ablations import FULL_RUN
 from distill.experiments.layout import RunRecord
 from distill.glue import TASKS, Task
@@ -40,6 +40,11 @@ class MajorityTest:
     majority: float
     difference: PairedGap  # student - majority
     dev_examples: int
+
+    @property
+    def tested(self) -> bool:
+        """Whether the test can decide: two seeds at least (:mod:`analysis.paired`)."""
+        return self.difference.seeds > 1
 
     @property
     def shows_effect(self) -> bool:
@@ -60,14 +65,18 @@ def majority_test(task: Task, predicted: list[np.ndarray], gold: np.ndarray) -> 
 
 
 def full_runs(results_root: str | Path) -> dict[str, list[RunRecord]]:
-    """The full row's run records per task, in seed order."""
+    """The full row's run records per task, in seed order; a seed recorded twice (two
+    results folders under one root) is an error, not a silent choice."""
     table, row = FULL_RUN
-    runs: dict[str, list[RunRecord]] = {}
+    runs: dict[str, dict[int, RunRecord]] = {}
     for path in sorted(Path(results_root).rglob("seed*.json")):
         record = RunRecord.read(path)
         if record.table == table and record.row.casefold() == row.casefold():
-            runs.setdefault(record.task, []).append(record)
-    return {task: sorted(records, key=lambda r: r.seed) for task, records in runs.items()}
+            by_seed = runs.setdefault(record.task, {})
+            if int(record.seed) in by_seed:
+                raise ValueError(f"{path}: {record.task} seed {record.seed} is recorded twice")
+            by_seed[int(record.seed)] = record
+    return {task: [by_seed[seed] for seed in sorted(by_seed)] for task, by_seed in runs.items()}
 
 
 def majority_tests(results_root: str | Path) -> dict[str, MajorityTest | None]:
@@ -75,20 +84,18 @@ def majority_tests(results_root: str | Path) -> dict[str, MajorityTest | None]:
     tests: dict[str, MajorityTest | None] = {}
     for task_name, records in full_runs(results_root).items():
         task = TASKS[task_name]
-        kept = [dev_predictions(record) for record in records]
-        if task.labels is None or None in kept:
-            tests[task_name] = None
-            continue
-        gold = kept[0][0]
-        if any(run_gold.tolist() != gold.tolist() for run_gold, _ in kept):
-            raise ValueError(f"{task_name}: the full row's runs were scored on different dev sets")
-        tests[task_name] = majority_test(task, [predicted for _, predicted in kept], gold)
+        kept = shared_dev_set(task_name, records) if task.labels is not None else None
+        tests[task_name] = None if kept is None else majority_test(task, kept[1], kept[0])
     return tests
 
 
 def excluded_tasks(tests: dict[str, MajorityTest | None]) -> tuple[str, ...]:
     """Tasks whose full student does not beat the majority class by two standard errors."""
-    return tuple(task for task, test in tests.items() if test is not None and not test.shows_effect)
+    return tuple(
+        task
+        for task, test in tests.items()
+        if test is not None and test.tested and not test.shows_effect
+    )
 
 
 def majority_table(tests: dict[str, MajorityTest | None]) -> pd.DataFrame:
@@ -99,7 +106,12 @@ def majority_table(tests: dict[str, MajorityTest | None]) -> pd.DataFrame:
         if test is None:
             rows[label] = ["–"] * 6 + ["no predictions recorded: not tested"]
             continue
-        verdict = "shows an effect" if test.shows_effect else "excluded from averages and reading"
+        if not test.tested:
+            verdict = "one seed: not tested"
+        elif test.shows_effect:
+            verdict = "shows an effect"
+        else:
+            verdict = "excluded from averages and reading"
         rows[label] = [
             f"{test.student:.1f}",
             f"{test.majority:.1f}",
@@ -116,5 +128,9 @@ def majority_table(tests: dict[str, MajorityTest | None]) -> pd.DataFrame:
 
 
 def _standard_error(difference: PairedGap) -> str:
-    seeds = "–" if math.isnan(difference.seed_se) else f"{difference.seed_se:.1f}"
-    return f"{difference.standard_error:.1f} (dev {difference.dev_se:.1f}, seeds {seeds})"
+    if math.isnan(difference.seed_se):
+        return f"– (dev {difference.dev_se:.1f}, seeds –)"
+    return (
+        f"{difference.standard_error:.1f} (dev {difference.dev_se:.1f}, "
+        f"seeds {difference.seed_se:.1f})"
+    )

@@ -10,7 +10,9 @@ the tables differ from the full procedure (:mod:`analysis.conclusions`). For run
   error, bootstrapped over dev examples (the same resampled examples for every run, so the
   comparison stays paired), and the seeds' error, the sample standard deviation of the
   per-seed gaps over the square root of the number of seeds;
-* a gap is resolved when it is more than two standard errors from zero.
+* a gap is resolved when it is more than two standard errors from zero. One seed has no
+  seeds' error, so its standard error is unknown (NaN) and its gap is never resolved: the
+  dev set's error alone would make a single lucky seed look decisive.
 
 The per-example predictions come from the run records (``RunRecord.predictions``), so the
 comparison needs nothing but the results folder.
@@ -19,6 +21,7 @@ comparison needs nothing but the results folder.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,13 +48,14 @@ class PairedGap:
 
     @property
     def standard_error(self) -> float:
-        return math.hypot(self.dev_se, 0.0 if math.isnan(self.seed_se) else self.seed_se)
+        """NaN with one seed, whose seeds' error is unknown."""
+        return math.hypot(self.dev_se, self.seed_se)
 
     @property
     def direction(self) -> int:
         """+1 or -1 when the gap is more than two standard errors above or below zero,
-        else 0."""
-        if abs(self.gap) <= STANDARD_ERRORS * self.standard_error:
+        else 0 (always with one seed)."""
+        if not abs(self.gap) > STANDARD_ERRORS * self.standard_error:  # False for NaN
             return 0
         return 1 if self.gap > 0 else -1
 
@@ -62,7 +66,9 @@ def metric(task: Task, predicted: np.ndarray, gold: np.ndarray) -> float:
     return 100 * compute_metrics(task, one_hot, gold)[task.metric]
 
 
-def weighted_metric(task: Task, predicted: np.ndarray, gold: np.ndarray, weights: np.ndarray):
+def weighted_metric(
+    task: Task, predicted: np.ndarray, gold: np.ndarray, weights: np.ndarray
+) -> np.ndarray:
     """The task's primary metric (x100) under each row of ``weights`` (draws, examples), the
     number of times each example is drawn: a bootstrap resample without materialising it.
 
@@ -118,6 +124,21 @@ def paired_gap(
         dev_se=float(np.std(resampled, ddof=1)),
         seed_se=float(seed_se),
     )
+
+
+def shared_dev_set(
+    task_name: str, records: Sequence[RunRecord]
+) -> tuple[np.ndarray, list[np.ndarray]] | None:
+    """The gold classes all ``records`` were scored on, and each record's predicted
+    classes in order; ``None`` if one kept no predictions. Runs scored on different dev
+    sets cannot be paired: a ``ValueError`` names the task."""
+    kept = [dev_predictions(record) for record in records]
+    if not kept or any(run is None for run in kept):
+        return None
+    gold = kept[0][0]
+    if any(not np.array_equal(run_gold, gold) for run_gold, _ in kept):
+        raise ValueError(f"{task_name}: runs compared by seed were scored on different dev sets")
+    return gold, [predicted for _, predicted in kept]
 
 
 def dev_predictions(record: RunRecord) -> tuple[np.ndarray, np.ndarray] | None:

@@ -2,12 +2,13 @@
 
 A reader -- another process of the same launch, a resumed run, a second runner on the
 same work folder -- sees the previous file or the new one, never part of one. The text
-goes to a partial file beside the target, named by the writing process's id so that two
-processes writing the same file never rename away each other's partial file, and is
+goes to a partial file beside the target, named by the writing host and process id so that
+two processes writing the same file never rename away each other's partial file, and is
 then renamed over the target (atomic on one file system). A failure removes the partial
 file and leaves the target as it was; a writer killed outright (SIGKILL, or the SIGTERM a
-launcher sends) cannot, so the next write of the same target removes partial files whose
-process has ended.
+launcher sends) cannot, so the next write of the same target removes the partial files of
+this host's processes that have ended (another host's processes cannot be seen from here,
+so their partial files stay).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import socket
 from pathlib import Path
 
 PARTIAL_SUFFIX = ".partial"
@@ -38,10 +40,10 @@ def write_text_atomically(path: str | Path, text: str) -> None:
 
 
 def remove_stale_partials(path: str | Path) -> None:
-    """Remove the partial files of ``path`` left by writers that no longer run; for
-    callers that delete a target, which no later write will sweep."""
+    """Remove the partial files of ``path`` left by this host's writers that no longer
+    run; for callers that delete a target, which no later write will sweep."""
     path = Path(path)
-    prefix = f".{path.name}."
+    prefix = f".{path.name}.{socket.gethostname()}."
     for partial in path.parent.glob(glob.escape(prefix) + "*" + PARTIAL_SUFFIX):
         writer = partial.name[len(prefix) : -len(PARTIAL_SUFFIX)]
         if writer.isdigit() and not _running(int(writer)):
@@ -49,7 +51,7 @@ def remove_stale_partials(path: str | Path) -> None:
 
 
 def _partial_path(path: Path, pid: int) -> Path:
-    return path.with_name(f".{path.name}.{pid}{PARTIAL_SUFFIX}")
+    return path.with_name(f".{path.name}.{socket.gethostname()}.{pid}{PARTIAL_SUFFIX}")
 
 
 def _running(pid: int) -> bool:

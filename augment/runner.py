@@ -231,6 +231,7 @@ class _Writer:
             write_text_atomically(self.job.shard_record, json.dumps(record, indent=1))
         else:
             self.job.shard_record.unlink(missing_ok=True)
+            remove_stale_partials(self.job.shard_record)
         finished.replace(self.job.output)
         self.job.partial.unlink(missing_ok=True)
         self.job.progress.unlink()

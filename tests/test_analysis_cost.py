@@ -85,6 +85,26 @@ def test_row_minutes_sum_each_rows_seeds_per_task(results_root):
     assert minutes.loc["all", "all"] == 36.0  # the same total as per seed
 
 
+def test_row_minutes_lists_rows_in_the_tables_order():
+    """The paper's order within each table, then our rows, then the studies'; not the
+    alphabetical order of the records' folders."""
+    settings = [
+        ("augmentation-size", "N_a x4"), ("table4", "Adaptive (ours)"), ("table4", "Top"),
+        ("table2", "w/o DA"), ("table2", "w/o GD"), ("table2", "TinyBERT4"),
+    ]  # fmt: skip
+    results = pd.DataFrame(
+        [
+            {"path": f"{table}/{row}/mrpc/seed0.json", "table": table, "row": row,
+             "task": "mrpc", "seed": 0, "train_seconds": 60.0, "wall_time_s": 61.0}
+            for table, row in settings
+        ]
+    )  # fmt: skip
+    assert list(row_minutes(results).index) == [
+        "table2 · TinyBERT4", "table2 · w/o GD", "table2 · w/o DA", "table4 · Top",
+        "table4 · Adaptive (ours)", "augmentation-size · N_a x4", "all",
+    ]  # fmt: skip
+
+
 def test_shared_minutes_lists_every_piece(results_root):
     shared = shared_minutes(results_root)
     assert shared.to_dict() == {

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score, matthews_corrcoef
 
-from analysis.majority import majority_test, majority_tests
+from analysis.majority import excluded_tasks, majority_table, majority_test, majority_tests
 from analysis.paired import metric, weighted_metric
 from analysis.tables import aggregate, comparison_table, load_results, write_tables
 from distill.glue import TASKS
@@ -111,3 +111,12 @@ def test_a_task_without_an_effect_stays_in_the_tables_but_out_of_the_average(tmp
     majority = written["majority.md"].read_text()
     assert "excluded from averages and reading" in majority and "no predictions" in majority
     assert "Avg (ours, without RTE)" in written["table2.md"].read_text()
+
+
+def test_one_seed_is_not_tested_and_its_task_is_not_left_out(tmp_path):
+    write_full_runs(tmp_path, "rte", [np.ones_like(GOLD)])  # the majority class, one seed
+    (test,) = majority_tests(tmp_path).values()
+    assert not test.tested and not test.shows_effect
+    assert np.isnan(test.difference.standard_error)
+    assert excluded_tasks({"rte": test}) == ()
+    assert majority_table({"rte": test}).loc["RTE", "verdict"] == "one seed: not tested"

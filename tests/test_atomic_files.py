@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import socket
 import subprocess
 import sys
 from concurrent.futures import ProcessPoolExecutor
@@ -55,23 +56,25 @@ def test_two_processes_writing_one_file_do_not_race(tmp_path):
 
 def test_the_next_write_removes_partial_files_of_writers_that_ended(tmp_path):
     """A writer killed outright leaves its partial file; the next write of the same
-    target removes it, while a running writer's partial file stays (CI found one
-    left by an augmentation process that its launcher had terminated)."""
+    target removes it, while a running writer's partial file stays, and so does one of
+    another host, whose processes cannot be seen from here (CI found a partial file left
+    by an augmentation process that its launcher had terminated)."""
     ended = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"],
         check=True,
         capture_output=True,
         text=True,
     )
+    host = socket.gethostname()
     target = tmp_path / "seed0.json"
-    left = tmp_path / f".seed0.json.{int(ended.stdout)}.partial"
-    running = tmp_path / f".seed0.json.{os.getppid()}.partial"
-    other_target = tmp_path / f".seed1.json.{int(ended.stdout)}.partial"
-    for partial in (left, running, other_target):
+    left = tmp_path / f".seed0.json.{host}.{int(ended.stdout)}.partial"
+    running = tmp_path / f".seed0.json.{host}.{os.getppid()}.partial"
+    other_host = tmp_path / f".seed0.json.{host}-elsewhere.{int(ended.stdout)}.partial"
+    other_target = tmp_path / f".seed1.json.{host}.{int(ended.stdout)}.partial"
+    for partial in (left, running, other_host, other_target):
         partial.write_text("half")
     write_json_atomically(target, {"score": 1})
-    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(
-        ["seed0.json", running.name, other_target.name]
-    )
+    kept = [target, running, other_host, other_target]
+    assert sorted(tmp_path.iterdir()) == sorted(kept)
     remove_stale_partials(tmp_path / "seed1.json")
     assert not other_target.exists() and running.exists()
