@@ -27,13 +27,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from distill.experiments.layout import RunRecord
-from distill.glue import Task
+from distill.glue import DEV_SPLIT, Task
 from distill.metrics import compute_metrics
 
 BOOTSTRAP_DRAWS = 2000
 BOOTSTRAP_SEED = 0
 STANDARD_ERRORS = 2.0
-DEV_SPLIT = "dev"
 
 
 @dataclass(frozen=True)

@@ -41,12 +41,12 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from analysis.majority import excluded_tasks, majority_table, majority_tests
-from analysis.paired import DEV_SPLIT, STANDARD_ERRORS
+from analysis.paired import STANDARD_ERRORS
 from analysis.plots import save_figure
 from augment.atomic import write_text_atomically
 from distill.experiments.ablations import FULL_RUN, REPEATS_FULL_RUN, STUDIES
 from distill.experiments.layout import RunRecord
-from distill.glue import TASKS
+from distill.glue import DEV_SPLIT, TASKS
 
 # Reference values: TinyBERT4 on the GLUE dev sets, Jiao et al., "TinyBERT: Distilling BERT
 # for Natural Language Understanding", arXiv:1909.10351, Tables 2-4.

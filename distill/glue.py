@@ -19,6 +19,8 @@ from transformers import DataCollatorWithPadding, PreTrainedTokenizerBase
 
 from distill.errors import DistillError, MissingInput
 
+DEV_SPLIT = "dev"  # the dev set's name in metrics ("dev/acc") and records; MNLI has two
+
 
 @dataclass(frozen=True)
 class Task:
@@ -36,7 +38,7 @@ class Task:
     text_columns: tuple[str, ...] | tuple[int, ...]
     label_column: str | int
     labels: tuple[str, ...] | None
-    dev_splits: tuple[str, ...] = ("dev",)
+    dev_splits: tuple[str, ...] = (DEV_SPLIT,)
     max_length: int = 128
     stage1_epochs: int = 20
     metric: str = "acc"

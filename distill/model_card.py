@@ -26,7 +26,7 @@ from typing import Literal
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from augment.atomic import write_text_atomically
-from distill.glue import Task, get_task
+from distill.glue import DEV_SPLIT, Task, get_task
 from distill.hub import MINILM, looks_like_path
 
 CARD_FILE = "README.md"
@@ -38,7 +38,7 @@ HUB_IDS = {MINILM: "sentence-transformers/all-MiniLM-L6-v2"}
 # Our split and metric names (distill.evaluation, distill.metrics) and the hub's: the GLUE
 # dataset's split names and the ids of the `evaluate` metrics.
 HUB_SPLITS = {
-    "dev": "validation",
+    DEV_SPLIT: "validation",
     "dev_matched": "validation_matched",
     "dev_mismatched": "validation_mismatched",
 }

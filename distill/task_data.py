@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 from augment.formats import BadInput, infer_format, read_lines
 from augment.parquet import read_text_schema
 from distill.errors import DistillError, MissingInput
-from distill.glue import Example, Task, data_file, label_value, read_tsv
+from distill.glue import DEV_SPLIT, Example, Task, data_file, label_value, read_tsv
 from distill.hub import looks_like_path
 
 if TYPE_CHECKING:
@@ -382,10 +382,10 @@ class TaskData:
         return read_examples(task, self.train_source(task))
 
     def dev(self, task: Task, splits: tuple[str, ...] = ()) -> dict[str, list[Example]]:
-        """``{split: examples}``: ``--dev-file`` as split ``dev``, else the GLUE dev splits
-        (``splits``, default the task's)."""
+        """``{split: examples}``: ``--dev-file`` as split :data:`DEV_SPLIT`, else the GLUE
+        dev splits (``splits``, default the task's)."""
         if self.dev_file is not None:
-            return {"dev": read_examples(task, self.source(self.dev_file))}
+            return {DEV_SPLIT: read_examples(task, self.source(self.dev_file))}
         folder = self._glue_dir("--dev-file")
         return {
             split: read_tsv(task, data_file(folder, task, split))
