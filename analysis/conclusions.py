@@ -42,7 +42,7 @@ from analysis.tables import (
     to_markdown,
     update_or_exit,
 )
-from distill.experiments.ablations import FULL_RUN, STUDIES
+from distill.experiments.ablations import AUGMENTATION_SIZE, FULL_RUN, STUDIES
 from distill.experiments.layout import RunRecord
 from distill.glue import TASKS
 
@@ -60,8 +60,6 @@ STUDY_NOTE = (
     "Paired by seed and dev example as above; **higher** or **lower**: more than "
     f"{STANDARD_ERRORS:g} SE from zero; **not resolved**: within."
 )
-AUGMENTATION_SIZE = "augmentation-size"
-
 Runs = dict[int, RunRecord]  # by seed
 
 

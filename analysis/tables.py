@@ -44,7 +44,7 @@ from analysis.majority import excluded_tasks, majority_table, majority_tests
 from analysis.paired import STANDARD_ERRORS
 from analysis.plots import save_figure
 from augment.atomic import write_text_atomically
-from distill.experiments.ablations import FULL_RUN, REPEATS_FULL_RUN, STUDIES
+from distill.experiments.ablations import AUGMENTATION_SIZE, FULL_RUN, REPEATS_FULL_RUN, STUDIES
 from distill.experiments.layout import RunRecord
 from distill.glue import DEV_SPLIT, TASKS
 
@@ -316,8 +316,8 @@ def augmentation_size_gaps(results: pd.DataFrame) -> pd.DataFrame:
     row minus "w/o DA"), and what the larger set adds to TinyBERT4. Display strings as
     :func:`gap_table`'s, ``below`` counting the seeds where the difference is negative;
     empty without study runs. ``results`` is :func:`load_results`."""
-    ((study, rows),) = STUDIES.items()
-    larger_label = rows[0].label
+    study = AUGMENTATION_SIZE
+    larger_label = STUDIES[study][0].label
     primary = results["metric"] == results["task"].map(PRIMARY_METRIC)
     scored = results[(results["split"] == DEV_SPLIT) & primary]
 

@@ -87,9 +87,10 @@ TABLES: dict[str, tuple[Experiment, ...]] = {
     ),
 }
 
+AUGMENTATION_SIZE = "augmentation-size"
 STUDIES: dict[str, tuple[Experiment, ...]] = {
     # Does a larger N_a change the gap between TinyBERT4 and "w/o DA" (Table 2's rows)?
-    "augmentation-size": (Experiment("da-n_a-x4", "N_a x4", n_a_scale=4),),
+    AUGMENTATION_SIZE: (Experiment("da-n_a-x4", "N_a x4", n_a_scale=4),),
 }
 """Rows that are not in the paper, run by name (``experiments run augmentation-size``) and
 compared with Table 2's runs of the same seeds; ``experiments run`` alone runs TABLES."""
