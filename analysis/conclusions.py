@@ -83,7 +83,7 @@ class Conclusion:
     def verdict(self) -> str:
         if self.difference is None:
             return self.not_compared
-        if self.difference.seeds < 2:
+        if not self.difference.judged:
             return "one seed: not judged"
         if self.in_paper:
             return {-1: "holds", 0: "not resolved", 1: "reversed"}[self.difference.direction]
@@ -230,7 +230,7 @@ def _cell(conclusion: Conclusion, excluded: bool) -> str:
     if difference is None:
         return f"{MISSING} ({conclusion.not_compared})"
     shown = f"{round(difference.gap, 1) + 0.0:+.1f}"
-    if difference.seeds > 1:
+    if difference.judged:
         shown += f" ± {difference.standard_error:.1f}"
     return f"{shown} ({difference.below}/{difference.seeds} below): {conclusion.verdict}"
 

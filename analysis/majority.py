@@ -44,7 +44,7 @@ class MajorityTest:
     @property
     def tested(self) -> bool:
         """Whether the test can decide: two seeds at least (:mod:`analysis.paired`)."""
-        return self.difference.seeds > 1
+        return self.difference.judged
 
     @property
     def shows_effect(self) -> bool:

@@ -51,6 +51,11 @@ class PairedGap:
         return math.hypot(self.dev_se, self.seed_se)
 
     @property
+    def judged(self) -> bool:
+        """Whether the gap can be judged at all: two seeds at least."""
+        return self.seeds > 1
+
+    @property
     def direction(self) -> int:
         """+1 or -1 when the gap is more than two standard errors above or below zero,
         else 0 (always with one seed)."""
