@@ -302,6 +302,16 @@ def test_a_stamp_from_before_a_setting_existed_takes_its_default(finished):
     assert runner_module._recipe_changes(older, stamp) == []
 
 
+def test_a_renamed_profile_changes_no_run_and_a_changed_recipe_does(finished):
+    """A grid made under a trial name becomes the published profile's: the name chooses
+    only the folders; a changed setting is refused."""
+    runner, _ = finished
+    stamp = json.loads((runner.results_dir / "profile.json").read_text())
+    assert runner_module._recipe_changes(stamp | {"name": "renamed"}, stamp) == []
+    changed = stamp | {"name": "renamed", "stage1_lr": stamp["stage1_lr"] * 2}
+    assert runner_module._recipe_changes(changed, stamp) == ["stage1_lr"]
+
+
 def test_a_study_row_augments_with_a_larger_n_a_and_is_stored_apart(finished):
     """The N_a study (issue 15): its row trains on its own augmented set, N_a times four,
     and its record sits under the study's name, beside Table 2's runs of the same seed."""

@@ -742,7 +742,8 @@ def _settings(spec: TaskSpec, result: TaskResult) -> dict:
 def _recipe_changes(stored: dict, described: dict) -> list[str]:
     """The settings of ``described`` that would change a run made under ``stored``.
 
-    The lists of tasks and seeds only choose runs, where the results go changes no run, and
+    The lists of tasks and seeds only choose runs, the name and where the results go
+    change no run (a grid made under a trial name can become a published profile's), and
     a per-task setting may gain an entry for a task the stored profile did not have: none
     of these changes a finished run.
     """
@@ -752,7 +753,7 @@ def _recipe_changes(stored: dict, described: dict) -> list[str]:
         # a setting added to Profile later is absent from older stamps: its default is
         # what those runs used
         before = stored.get(key, PROFILE_DEFAULTS.get(key))
-        if key in ("tasks", "seeds", "publish_results") or before == value:
+        if key in ("name", "tasks", "seeds", "publish_results") or before == value:
             continue
         if (
             isinstance(value, dict)
