@@ -50,7 +50,7 @@ from distill.hub import resolve_model
 from distill.mapping import ADAPTIVE, layer_mapping, parse_mapping
 from distill.models import load_student, load_teacher, new_student
 from distill.task_data import DataSource, TaskData, read_examples, source_id
-from distill.teacher_cache import TeacherCache, cached_logits, estimated_bytes
+from distill.teacher_cache import TeacherCache, cached_logits, estimated_bytes, model_id
 from distill.training import Batches, Evaluation, LoopOptions, TrainConfig, train
 
 OBJECTIVES = ("embd", "attn", "hidn", "trm", "pred")
@@ -393,7 +393,7 @@ def _intermediate_stage(
 
 def _cached(options: DistillOptions, teacher, lengths, mapping, data_id, compute):
     """``compute`` behind the teacher cache, with its size said before it grows."""
-    fingerprint = {"teacher": options.teacher, "mapping": mapping, **data_id}
+    fingerprint = {"teacher": model_id(options.teacher), "mapping": mapping, **data_id}
     gigabytes = options.teacher_cache_max_gb
     bound = None if gigabytes is None else int(gigabytes * 1e9)
     size = estimated_bytes(
@@ -554,7 +554,7 @@ def task(spec: TaskSpec) -> TaskResult:
     targets = teacher_logits(teacher) if fit_teacher else None
     if targets is not None and options.teacher_cache:
         fingerprint = {
-            "teacher": options.teacher,
+            "teacher": model_id(options.teacher),
             "train": source_id(augmented),
             "max_length": max_length,
         }

@@ -50,6 +50,21 @@ def cache_folder(root: str | Path, kind: str, fingerprint: dict) -> Path:
     return folder
 
 
+WEIGHT_FILES = ("*.safetensors", "*.bin")
+
+
+def model_id(model: str | Path) -> str | list:
+    """What identifies a teacher in a fingerprint: a local folder's path with each weights
+    file's name, size and modification time, so a teacher fine-tuned again in the same
+    folder gets a new cache instead of its predecessor's targets; a hub name as given."""
+    folder = Path(model)
+    weights = sorted(path for pattern in WEIGHT_FILES for path in folder.glob(pattern))
+    if not weights:
+        return str(model)
+    stamps = [[path.name, path.stat().st_size, path.stat().st_mtime_ns] for path in weights]
+    return [str(folder.resolve()), *stamps]
+
+
 FILE_OVERHEAD = 4096  # safetensors header and the file system's block rounding, at most
 
 

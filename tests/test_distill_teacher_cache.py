@@ -7,12 +7,12 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file
 from tiny import make_masked_lm, make_tokenizer, tiny_config
-from transformers import BertForSequenceClassification
+from transformers import AutoModelForMaskedLM, BertForSequenceClassification
 
 from distill.cli import main
 from distill.distiller import IntermediateDistiller, teacher_logits
 from distill.glue import Example, GlueDataset, collator
-from distill.teacher_cache import TeacherCache, cached_logits, estimated_bytes
+from distill.teacher_cache import TeacherCache, cached_logits, estimated_bytes, model_id
 
 
 def make_batch(tokenizer):
@@ -86,15 +86,22 @@ def test_cached_logits_are_the_teachers_and_computed_once(tmp_path):
         torch.testing.assert_close(first[index], teacher_logits(teacher)(alone)[0])
 
 
-def test_general_distillation_with_cache(tmp_path, capsys):
+def general_with_cache(tmp_path, epochs: int = 2) -> tuple[str, list[str]]:
+    """A tiny teacher and the ``general`` command that distils it through a cache in
+    ``tmp_path / "cache"`` (add ``--output-dir``)."""
     teacher = make_masked_lm(tmp_path / "teacher", layers=4, hidden=32, heads=4, intermediate=64)
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("the cat is fun\nit was good\n\na dog\n\nhow can anyone drive such a car ?")
     command = (
         f"general --teacher {teacher} --corpus {corpus} --student-preset cpu "
-        f"--without attn --mapping bottom --batch-size 2 --epochs 2 "
+        f"--without attn --mapping bottom --batch-size 2 --epochs {epochs} "
         f"--teacher-cache {tmp_path / 'cache'}"
     ).split()
+    return teacher, command
+
+
+def test_general_distillation_with_cache(tmp_path, capsys):
+    _, command = general_with_cache(tmp_path)
     main([*command, "--output-dir", str(tmp_path / "run")])
     files = list((tmp_path / "cache").glob("targets-*/*.safetensors"))
     assert len(files) == 3  # one per packed sequence
@@ -102,6 +109,23 @@ def test_general_distillation_with_cache(tmp_path, capsys):
         main([*command, "--output-dir", str(tmp_path / "run2"), "--padding", "official"])
     assert exit_info.value.code == 2
     assert "needs --padding masked" in capsys.readouterr().err
+
+
+def test_a_teacher_trained_again_in_its_folder_gets_a_new_cache(tmp_path):
+    """The cache knows a teacher by its weights files, not only its folder: targets of a
+    teacher since trained again in the same folder are never read."""
+    teacher, command = general_with_cache(tmp_path, epochs=1)
+    main([*command, "--output-dir", str(tmp_path / "before")])
+    retrained = AutoModelForMaskedLM.from_pretrained(teacher)
+    with torch.no_grad():
+        retrained.bert.embeddings.word_embeddings.weight.mul_(2)
+    retrained.save_pretrained(teacher)
+    main([*command, "--output-dir", str(tmp_path / "after")])
+    metas = [json.loads(m.read_text()) for m in (tmp_path / "cache").glob("targets-*/meta.json")]
+    folder, *weights = metas[0]["teacher"]
+    assert len(metas) == 2 and metas[1]["teacher"][0] == folder and weights
+    assert metas[0]["teacher"] != metas[1]["teacher"]
+    assert model_id("bert-base-uncased") == "bert-base-uncased"  # a hub name as given
 
 
 def padded_and_stacked(cache, indices, length):
