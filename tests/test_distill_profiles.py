@@ -20,7 +20,6 @@ from distill.experiments.runner import _recipe_changes, main
 def test_the_shipped_profiles_are_the_files():
     assert sorted(path.stem for path in PROFILE_DIR.glob("*.toml")) == [
         "cpu",
-        "cpu-faithful",
         "paper",
         "smoke",
     ]
