@@ -34,7 +34,8 @@ CURRENT, PREVIOUS, PARTIAL, DAMAGED = (
 )
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes, read in 1 MiB pieces (weights run to gigabytes)."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         while chunk := handle.read(1 << 20):
@@ -56,7 +57,10 @@ def _manifest(folder: Path) -> dict[str, dict[str, int | str]]:
     for path in files:
         _fsync(path)
     return {
-        path.relative_to(folder).as_posix(): {"bytes": path.stat().st_size, "sha256": _sha256(path)}
+        path.relative_to(folder).as_posix(): {
+            "bytes": path.stat().st_size,
+            "sha256": file_sha256(path),
+        }
         for path in files
     }
 
@@ -78,7 +82,7 @@ def problem(folder: Path) -> str | None:
         size = path.stat().st_size
         if size != expected["bytes"]:
             return f"{name} has {size} bytes where {expected['bytes']} were written (truncated?)"
-        if _sha256(path) != expected["sha256"]:
+        if file_sha256(path) != expected["sha256"]:
             return f"{name} does not match the SHA-256 written with it (damaged)"
     return None
 

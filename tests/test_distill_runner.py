@@ -10,6 +10,7 @@ from test_distill_cli import write_corpus, write_rte
 
 from analysis.tables import load_results
 from distill import stages
+from distill.checkpoints import file_sha256
 from distill.experiments import EXPERIMENTS
 from distill.experiments import runner as runner_module
 from distill.experiments.ablations import ROWS
@@ -75,6 +76,7 @@ def test_table_runs_store_results_with_their_recipe(finished):
     assert general[general.index("--lr") + 1] == "0.001"
     augment = json.loads((runner.results_dir / "augment/rte.json").read_text())
     assert augment["output_lines"] > augment["input_lines"]
+    assert augment["sha256"] == file_sha256(runner.layout.augmented("rte"))
     run_folder = runner.work / "runs" / "full" / "rte" / "seed0"
     kept = {p.relative_to(run_folder).as_posix() for p in run_folder.rglob("*.safetensors")}
     assert kept == {"stage2/best/model.safetensors"}  # the selected student, nothing else

@@ -51,6 +51,7 @@ from filelock import FileLock, Timeout
 from augment.api import AugmentSettings, AugmentSpec, augment
 from augment.atomic import write_json_atomically, write_text_atomically
 from distill import stages
+from distill.checkpoints import file_sha256
 from distill.errors import POSITIVE, POSITIVE_INT, DistillError, MissingInput, OneLineParser
 from distill.experiments.ablations import ROWS, STUDIES, TABLES, Experiment
 from distill.experiments.layout import (
@@ -397,6 +398,7 @@ class Runner:
                 "wall_time_s": round(result.seconds, 1),
                 "input_lines": _count_lines(train),
                 "output_lines": _count_lines(output),
+                "sha256": file_sha256(output),  # a set made again can be shown the same
             }
             write_json_atomically(self.results.augment_record(task_name, n_a_scale), record)
         return output
